@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs everything the tests need: Debian packages, Go-built servers and linters, Python and npm packages.
+# Safe to run again: each step skips what is already in place. Built tools go to .cache/ (gitignored).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache"
+mkdir -p "$cache/bin"
+
+FERRETDB_VERSION=v1.24.2
+ACTIONLINT_VERSION=v1.7.12
+
+step() { printf '\n== install: %s\n' "$*"; }
+
+debian_packages() {
+  local wanted=(postgresql libpq-dev cloud-init shellcheck) missing=()
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return
+  step "Debian packages: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# FerretDB reads its version from a generated file that the module proxy's copy lacks, so build from a writable copy.
+ferretdb() {
+  local bin="$cache/bin/ferretdb"
+  [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$FERRETDB_VERSION" && return
+  step "FerretDB $FERRETDB_VERSION (go build)"
+  local src
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$cache/ferretdb-src"
+  cp -r "$src" "$cache/ferretdb-src"
+  chmod -R u+w "$cache/ferretdb-src"
+  echo "$FERRETDB_VERSION" >"$cache/ferretdb-src/build/version/version.txt"
+  (cd "$cache/ferretdb-src" && go build -o "$bin" ./cmd/ferretdb)
+  rm -rf "$cache/ferretdb-src"
+}
+
+actionlint() {
+  [ -x "$cache/bin/actionlint" ] && "$cache/bin/actionlint" --version | grep -q "${ACTIONLINT_VERSION#v}" && return
+  step "actionlint $ACTIONLINT_VERSION (go install)"
+  GOBIN="$cache/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+
+python_packages() {
+  local venv="$cache/venv" stamp="$cache/venv/.requirements"
+  local files=("$root/requirements-dev.txt")
+  for f in "$root"/services/requests/requirements.txt "$root"/services/requests/requirements-dev.txt; do
+    [ -f "$f" ] && files+=("$f")
+  done
+  local want
+  want=$(cat "${files[@]}" | sha256sum)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
+  step "Python packages into .cache/venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  local args=()
+  for f in "${files[@]}"; do args+=(-r "$f"); done
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
+  echo "$want" >"$stamp"
+}
+
+npm_packages() {
+  local dir
+  for dir in "$root" "$root/services/tasks" "$root/policy"; do
+    [ -f "$dir/package-lock.json" ] || continue
+    # A lockfile newer than the installed tree means the tree is stale.
+    if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      continue
+    fi
+    step "npm ci in ${dir#"$root"}/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
+}
+
+debian_packages
+ferretdb
+actionlint
+python_packages
+npm_packages
