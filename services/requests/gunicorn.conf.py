@@ -1,0 +1,42 @@
+"""gunicorn's settings for the requests service; the image runs `gunicorn --config gunicorn.conf.py`.
+
+The environment is checked here, in the master, before any worker starts: a bad variable stops the start with its
+name, instead of every worker failing to boot in a loop.
+"""
+
+import os
+import sys
+
+from requests_service import logs
+from requests_service.config import ConfigError, load_config
+
+try:
+    _config = load_config(os.environ)
+except ConfigError as error:
+    print(f"{logs.APP_NAME}: refusing to start: {error}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+wsgi_app = "requests_service:create_app()"
+bind = [f"0.0.0.0:{_config['PORT']}"]
+workers = _config["WEB_CONCURRENCY"]
+# Threads let a worker keep serving while one request waits on the tasks service; db.POOL_MAX matches them.
+worker_class = "gthread"
+threads = 4
+# SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout, then exit, well within the
+# 10 s that `docker stop` allows before it kills.
+graceful_timeout = 8
+timeout = 30
+keepalive = 5
+# The heartbeat file is touched constantly; memory-backed /dev/shm keeps that off the container's overlay disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn makes its own file in it
+# Nobody manages this gunicorn at run time (systemd restarts the container), and the non-root user has no home.
+control_socket_disable = True
+# The app logs each request itself (method, path, status, duration) to stdout and Papertrail.
+accesslog = None
+errorlog = "-"
+loglevel = _config["LOG_LEVEL"].lower()
+
+
+def worker_exit(server, worker):
+    # Flush what is still queued for Papertrail, bounded so an unreachable Papertrail cannot delay the exit.
+    logs.shutdown_logging(timeout=1.0)

@@ -1,0 +1,159 @@
+"""Logging: every line to stdout, and to Papertrail through syslog when PAPERTRAIL_DESTINATION is set.
+
+Papertrail is reached through a queue drained by a background thread, so a slow or unreachable Papertrail never
+slows or breaks a request: when the queue is full, records for Papertrail are dropped (stdout still has them).
+"""
+
+import contextlib
+import logging
+import logging.handlers
+import math
+import queue
+import socket
+import sys
+import time
+from datetime import UTC, datetime
+
+from flask import Flask, g, request
+
+APP_NAME = "requests"
+QUEUE_SIZE = 10_000
+
+_handlers: list[logging.Handler] = []  # what setup_logging installed on the root logger, so a rerun replaces it
+_listener: logging.handlers.QueueListener | None = None
+
+
+class PapertrailHandler(logging.handlers.SysLogHandler):
+    """SysLogHandler that tolerates an unreachable Papertrail: it never raises at start, connects with a timeout,
+    reconnects after a failure, and writes one RFC 5424 line per record (newline-framed over TCP)."""
+
+    CONNECT_TIMEOUT = 3.0  # seconds; only the queue thread ever waits on it
+    RETRY_AFTER = 5.0  # seconds between connection attempts while Papertrail is unreachable
+    REPORT_EVERY = 60.0  # seconds between two complaints on stderr
+    append_nul = False  # Papertrail frames by newline, not NUL
+
+    def __init__(self, host: str, port: int, protocol: str):
+        self.destination = (host, port)
+        self._retry_at = 0.0
+        self._reported_at = -math.inf
+        socktype = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        super().__init__((host, port), socktype=socktype)
+        self.setFormatter(SyslogFormatter())
+
+    def createSocket(self):  # noqa: N802 - overrides SysLogHandler's name
+        # The base class raises from __init__ when the host is unknown or refuses TCP, and connects without a
+        # timeout; here a failure only postpones the next attempt, and the records meanwhile are dropped.
+        self.unixsocket = False
+        if time.monotonic() < self._retry_at:
+            return
+        host, port = self.destination
+        try:
+            if self.socktype == socket.SOCK_STREAM:
+                self.socket = socket.create_connection((host, port), timeout=self.CONNECT_TIMEOUT)
+            else:
+                family, _, _, _, sockaddr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+                self.socket = socket.socket(family, socket.SOCK_DGRAM)
+                self.address = sockaddr  # resolved once, not on every sendto
+        except OSError as error:
+            self._retry_at = time.monotonic() + self.RETRY_AFTER
+            self._report(error)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # One record, one line: Papertrail would split a traceback into unrelated events.
+        line = super().format(record).replace("\r", "").replace("\n", " | ")
+        return line + "\n" if self.socktype == socket.SOCK_STREAM else line
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - overrides Handler's name
+        # A broken TCP connection is dropped so the next record reconnects; UDP sockets stay as they are.
+        if self.socktype == socket.SOCK_STREAM and self.socket is not None:
+            self.socket.close()
+            self.socket = None
+        if self.socket is not None or time.monotonic() >= self._retry_at:
+            self._report(sys.exc_info()[1])
+
+    def _report(self, error: BaseException | None) -> None:
+        now = time.monotonic()
+        if now - self._reported_at >= self.REPORT_EVERY:
+            self._reported_at = now
+            # Straight to stderr: logging this would feed the handler that is failing.
+            print(f"{APP_NAME}: cannot ship logs to Papertrail ({error}); will retry", file=sys.stderr, flush=True)
+
+
+class SyslogFormatter(logging.Formatter):
+    """RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG (the handler adds <PRI>)."""
+
+    def __init__(self):
+        hostname = socket.gethostname() or "-"
+        super().__init__(f"1 %(asctime)s {hostname} {APP_NAME} %(process)d - - %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 - overrides Formatter's name
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class DroppingQueueHandler(logging.handlers.QueueHandler):
+    """QueueHandler that drops a record instead of failing when the queue is full."""
+
+    dropped = 0
+
+    def enqueue(self, record):
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+
+def setup_logging(level: str, destination: tuple[str, int] | None, protocol: str) -> None:
+    """Configure the root logger: stdout always, Papertrail when destination is set. Calling it again replaces
+    what the previous call installed (each test builds its own app)."""
+    global _listener
+    shutdown_logging()
+    root = logging.getLogger()
+    root.setLevel(level)
+
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {APP_NAME}[%(process)d] %(name)s: %(message)s"))
+    _handlers.append(stdout)
+
+    if destination is not None:
+        records: queue.Queue = queue.Queue(QUEUE_SIZE)
+        _handlers.append(DroppingQueueHandler(records))
+        _listener = logging.handlers.QueueListener(records, PapertrailHandler(*destination, protocol))
+        _listener.start()
+
+    for handler in _handlers:
+        root.addHandler(handler)
+
+
+def shutdown_logging(timeout: float = 2.0) -> None:
+    """Remove the handlers setup_logging installed and flush Papertrail's queue, waiting at most timeout seconds:
+    a stopping worker must not hang on an unreachable Papertrail."""
+    global _listener
+    root = logging.getLogger()
+    for handler in _handlers:
+        root.removeHandler(handler)
+    _handlers.clear()
+    if _listener is not None:
+        listener, _listener = _listener, None
+        thread = listener._thread  # QueueListener.stop() would join it with no time limit
+        with contextlib.suppress(queue.Full):  # the thread is a daemon: an abandoned one dies with the process
+            listener.enqueue_sentinel()
+        if thread is not None:
+            thread.join(timeout)
+        for handler in listener.handlers:
+            handler.close()
+
+
+def init_app(app: Flask) -> None:
+    """Set up logging from the app's config and log every request with method, path, status and duration."""
+    setup_logging(app.config["LOG_LEVEL"], app.config["PAPERTRAIL_DESTINATION"], app.config["PAPERTRAIL_PROTOCOL"])
+    access = logging.getLogger("requests_service.access")
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, duration_ms)
+        return response
