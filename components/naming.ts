@@ -1,0 +1,19 @@
+/** The SSM Parameter Store path that holds one service's secrets: unique to project, stack and service. */
+export function parameterPath(project: string, stack: string, service: string): string {
+    return `/${project}/${stack}/${service}`;
+}
+
+/** Tags on every resource of a service. `extra` cannot override the ones that identify it. */
+export function serviceTags(
+    project: string,
+    stack: string,
+    service: string,
+    extra: Record<string, string> = {},
+): Record<string, string> {
+    return { ...extra, project, stack, service, Name: `${project}-${stack}-${service}` };
+}
+
+/** The name an image is pushed under on Docker Hub. */
+export function dockerHubImageName(repository: string, tag: string): string {
+    return `docker.io/${repository}:${tag}`;
+}

@@ -1,0 +1,308 @@
+import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
+import { instanceArchitecture, Platform, platformArchitecture, platforms } from "./components/platform";
+
+export const logLevels = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** Defaults of the optional keys; Pulumi.yaml declares the same ones (a test keeps the two in step). */
+export const configDefaults = {
+    imagePlatform: "linux/amd64",
+    instanceType: "t3.micro",
+    tasksInstanceType: "",
+    requestsInstanceType: "",
+    tasksRepository: "",
+    requestsRepository: "",
+    ingressCidrs: ["0.0.0.0/0"],
+    vpcId: "",
+    subnetId: "",
+    tags: [] as string[],
+    logseneReceiverUrl: "",
+    logLevel: "info",
+};
+
+/** The stack's settings, validated. Secrets are Outputs marked secret. */
+export interface StackConfig {
+    dockerHub: { username: string; token: pulumi.Output<string> };
+    imagePlatform: Platform;
+    /** CIDRs allowed to reach the services' public ports. */
+    ingressCidrs: string[];
+    /** Unset: the region's default VPC. */
+    network?: { vpcId: string; subnetId: string };
+    tags: Record<string, string>;
+    logLevel: LogLevel;
+    tasks: {
+        repository: string;
+        instanceType: string;
+        mongodbUri: pulumi.Output<string>;
+        logseneToken: pulumi.Output<string>;
+        /** Unset: the tasks service's default receiver. */
+        logseneReceiverUrl?: string;
+    };
+    requests: {
+        repository: string;
+        instanceType: string;
+        postgresUrl: pulumi.Output<string>;
+        papertrailDestination: pulumi.Output<string>;
+    };
+}
+
+/** Thrown when the stack's config has problems; its message names every one. */
+export class ConfigError extends pulumi.RunError {}
+
+/** How to fix a key: an example value and the command that sets it. */
+interface KeyHelp {
+    example: string;
+    secret?: boolean;
+    list?: boolean;
+}
+
+const help: Record<string, KeyHelp> = {
+    dockerHubUsername: { example: "myname" },
+    dockerHubToken: { example: "dckr_pat_…", secret: true },
+    mongodbUri: { example: "mongodb+srv://tasks:PASSWORD@cluster0.example.mongodb.net/tasks", secret: true },
+    postgresUrl: { example: "postgresql://requests:PASSWORD@db.example.com:5432/requests", secret: true },
+    logseneToken: { example: "a1b2c3d4-e5f6-7890-abcd-ef1234567890", secret: true },
+    papertrailDestination: { example: "logs3.papertrailapp.com:12345", secret: true },
+    logseneReceiverUrl: { example: "https://logsene-receiver.eu.sematext.com" },
+    imagePlatform: { example: "linux/amd64" },
+    instanceType: { example: "t3.micro" },
+    tasksInstanceType: { example: "t3.small" },
+    requestsInstanceType: { example: "t3.small" },
+    tasksRepository: { example: "myname/tasks" },
+    requestsRepository: { example: "myname/requests" },
+    ingressCidrs: { example: "203.0.113.0/24", list: true },
+    vpcId: { example: "vpc-0123456789abcdef0" },
+    subnetId: { example: "subnet-0123456789abcdef0" },
+    tags: { example: "team=platform", list: true },
+    logLevel: { example: "info" },
+};
+
+/** Every project key the program reads, and those among them that are secrets. */
+export const configKeys = Object.keys(help);
+export const secretConfigKeys = configKeys.filter((key) => help[key].secret);
+
+/** The `pulumi config set` command that fixes a key. Secrets are left for the CLI to prompt for. */
+export function fixCommand(key: string): string {
+    const { example, secret, list } = help[key];
+    if (secret) return `pulumi config set --secret ${key}`;
+    if (list) return `pulumi config set --path '${key}[0]' ${example}`;
+    return `pulumi config set ${key} ${example}`;
+}
+
+/** Reads, checks and types the stack's config. Throws one ConfigError naming every problem found. */
+export function readStackConfig(config: pulumi.Config, stack: string): StackConfig {
+    const problems: { key: string; text: string }[] = [];
+    const problem = (key: string, what: string) =>
+        problems.push({ key, text: `- \`${key}\` ${what}.\n  Example: ${help[key].example}\n  Fix: ${fixCommand(key)}` });
+
+    const text = (key: keyof typeof configDefaults) => config.get(key) ?? (configDefaults[key] as string);
+    const list = (key: "ingressCidrs" | "tags"): string[] => {
+        const raw = config.get(key);
+        if (raw === undefined) return configDefaults[key];
+        try {
+            const value: unknown = JSON.parse(raw);
+            if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value;
+        } catch {
+            // reported below
+        }
+        problem(key, "must be a list of strings");
+        return [];
+    };
+    // Secrets are read as text only to check their shape; they leave this function wrapped as secrets.
+    const secret = (key: string, check: (value: string) => string | undefined): pulumi.Output<string> => {
+        const value = config.get(key);
+        if (value === undefined || value === "") {
+            problem(key, "is not set");
+        } else {
+            const wrong = check(value);
+            if (wrong) problem(key, wrong);
+        }
+        return pulumi.secret(value ?? "");
+    };
+
+    const dockerHubUsername = config.get("dockerHubUsername") ?? "";
+    if (!dockerHubUsername) problem("dockerHubUsername", "is not set");
+    else if (!isRepositoryPart(dockerHubUsername)) {
+        problem("dockerHubUsername", `is "${dockerHubUsername}"; it must be lowercase letters and digits`);
+    }
+
+    const repository = (key: "tasksRepository" | "requestsRepository", service: string) => {
+        const value = text(key) || `${dockerHubUsername}/${service}`;
+        if (text(key) && !isRepository(value)) {
+            problem(key, `is "${value}"; it must be namespace/name in lowercase letters, digits and . _ -`);
+        }
+        return value;
+    };
+
+    const imagePlatform = text("imagePlatform");
+    if (!(platforms as readonly string[]).includes(imagePlatform)) {
+        problem("imagePlatform", `is "${imagePlatform}"; allowed values are ${platforms.join(", ")}`);
+    }
+
+    const checkInstanceType = (key: "instanceType" | "tasksInstanceType" | "requestsInstanceType", value: string) => {
+        if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(value)) {
+            problem(key, `is "${value}"; it must be an EC2 instance type such as t3.micro`);
+        } else if (
+            (platforms as readonly string[]).includes(imagePlatform) &&
+            instanceArchitecture(value) !== platformArchitecture(imagePlatform as Platform)
+        ) {
+            problem(
+                key,
+                `is "${value}", an ${instanceArchitecture(value)} type, but \`imagePlatform\` is ${imagePlatform}; ` +
+                    `pick an ${platformArchitecture(imagePlatform as Platform)} type or change \`imagePlatform\``,
+            );
+        }
+    };
+    const stackInstanceType = text("instanceType");
+    checkInstanceType("instanceType", stackInstanceType);
+    const instanceType = (key: "tasksInstanceType" | "requestsInstanceType") => {
+        const own = text(key);
+        if (!own) return stackInstanceType;
+        checkInstanceType(key, own);
+        return own;
+    };
+
+    const ingressCidrs = list("ingressCidrs");
+    for (const cidr of ingressCidrs) {
+        const wrong = cidrProblem(cidr);
+        if (wrong) problem("ingressCidrs", `holds "${cidr}": ${wrong}`);
+    }
+    const duplicates = ingressCidrs.filter((cidr, index) => ingressCidrs.indexOf(cidr) !== index);
+    if (duplicates.length > 0) problem("ingressCidrs", `lists ${[...new Set(duplicates)].join(", ")} more than once`);
+
+    const vpcId = text("vpcId");
+    const subnetId = text("subnetId");
+    if (vpcId && !/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) problem("vpcId", `is "${vpcId}"; it must look like vpc-…`);
+    if (subnetId && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) {
+        problem("subnetId", `is "${subnetId}"; it must look like subnet-…`);
+    }
+    if (Boolean(vpcId) !== Boolean(subnetId)) {
+        const [unset, set] = vpcId ? ["subnetId", "vpcId"] : ["vpcId", "subnetId"];
+        problem(unset, `is not set, but \`${set}\` is; set both, or neither for the default VPC`);
+    }
+
+    const tags: Record<string, string> = {};
+    for (const entry of list("tags")) {
+        const [key, ...rest] = entry.split("=");
+        const value = rest.join("=");
+        if (!key || rest.length === 0) problem("tags", `holds "${entry}"; each tag must be key=value`);
+        else if (["project", "stack", "service", "Name"].includes(key) || key.startsWith("aws:")) {
+            problem("tags", `holds "${entry}"; the key ${key} is set by the program`);
+        } else if (key.length > 128 || value.length > 256) {
+            problem("tags", `holds "${entry}"; keys stop at 128 characters and values at 256`);
+        } else if (key in tags) problem("tags", `sets ${key} more than once`);
+        else tags[key] = value;
+    }
+
+    const logLevel = text("logLevel");
+    if (!(logLevels as readonly string[]).includes(logLevel)) {
+        problem("logLevel", `is "${logLevel}"; allowed values are ${logLevels.join(", ")}`);
+    }
+
+    const logseneReceiverUrl = text("logseneReceiverUrl");
+    if (logseneReceiverUrl) {
+        const wrong = httpUrlProblem(logseneReceiverUrl);
+        if (wrong) problem("logseneReceiverUrl", `is "${logseneReceiverUrl}"; ${wrong}`);
+    }
+
+    const result: StackConfig = {
+        dockerHub: { username: dockerHubUsername, token: secret("dockerHubToken", oneWord) },
+        imagePlatform: imagePlatform as Platform,
+        ingressCidrs,
+        network: vpcId && subnetId ? { vpcId, subnetId } : undefined,
+        tags,
+        logLevel: logLevel as LogLevel,
+        tasks: {
+            repository: repository("tasksRepository", "tasks"),
+            instanceType: instanceType("tasksInstanceType"),
+            mongodbUri: secret("mongodbUri", mongodbUriProblem),
+            logseneToken: secret("logseneToken", oneWord),
+            logseneReceiverUrl: logseneReceiverUrl || undefined,
+        },
+        requests: {
+            repository: repository("requestsRepository", "requests"),
+            instanceType: instanceType("requestsInstanceType"),
+            postgresUrl: secret("postgresUrl", postgresUrlProblem),
+            papertrailDestination: secret("papertrailDestination", hostPortProblem),
+        },
+    };
+
+    if (problems.length > 0) {
+        const count = problems.length === 1 ? "1 configuration problem" : `${problems.length} configuration problems`;
+        // Sorted by key, so each key's problems stand together and the message reads the same every run.
+        const list = problems.sort((a, b) => a.key.localeCompare(b.key)).map((p) => p.text);
+        throw new ConfigError(`Stack "${stack}" has ${count}; nothing was created.\n${list.join("\n")}`);
+    }
+    return result;
+}
+
+function isRepositoryPart(value: string): boolean {
+    return /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(value);
+}
+
+function isRepository(value: string): boolean {
+    const parts = value.split("/");
+    return parts.length === 2 && parts.every(isRepositoryPart);
+}
+
+/** Secret values are never echoed in messages; only what is wrong with them. */
+function oneWord(value: string): string | undefined {
+    return /\s/.test(value) ? "contains whitespace" : undefined;
+}
+
+function mongodbUriProblem(value: string): string | undefined {
+    if (!/^mongodb(\+srv)?:\/\//.test(value)) return "must start with mongodb:// or mongodb+srv://";
+    if (!/^mongodb(\+srv)?:\/\/([^@/\s]+@)?[^@/\s]+/.test(value)) return "has no host after the scheme";
+    return oneWord(value);
+}
+
+function postgresUrlProblem(value: string): string | undefined {
+    if (!/^postgres(ql)?:\/\//.test(value)) return "must start with postgres:// or postgresql://";
+    try {
+        if (!new URL(value).hostname) return "has no host after the scheme";
+    } catch {
+        return "is not a valid URL";
+    }
+    return oneWord(value);
+}
+
+function hostPortProblem(value: string): string | undefined {
+    const match = /^([A-Za-z0-9.-]+):(\d+)$/.exec(value);
+    if (!match) return "must be host:port";
+    const port = Number(match[2]);
+    return port >= 1 && port <= 65535 ? undefined : "has a port outside 1-65535";
+}
+
+function httpUrlProblem(value: string): string | undefined {
+    try {
+        const url = new URL(value);
+        if (url.protocol !== "https:" && url.protocol !== "http:") return "it must be an http(s) URL";
+        if (url.username || url.password) return "it must not hold credentials";
+        return undefined;
+    } catch {
+        return "it must be an http(s) URL";
+    }
+}
+
+/** What is wrong with a CIDR, or undefined. IPv4 CIDRs must have their host bits clear, as AWS requires. */
+export function cidrProblem(cidr: string): string | undefined {
+    const [address, prefixText, ...rest] = cidr.split("/");
+    const prefix = Number(prefixText);
+    if (rest.length > 0 || prefixText === undefined || !/^\d{1,3}$/.test(prefixText)) {
+        return "it must be an address/prefix CIDR";
+    }
+    if (net.isIPv4(address)) {
+        if (prefix > 32) return "an IPv4 prefix stops at 32";
+        const bits = address.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+        const network = prefix === 0 ? 0 : bits - (bits % 2 ** (32 - prefix));
+        if (network !== bits) return `its host bits are set (the network is ${ipv4(network)}/${prefix})`;
+        return undefined;
+    }
+    if (net.isIPv6(address)) return prefix > 128 ? "an IPv6 prefix stops at 128" : undefined;
+    return "it must be an address/prefix CIDR";
+}
+
+function ipv4(bits: number): string {
+    return [24, 16, 8, 0].map((shift) => Math.floor(bits / 2 ** shift) % 256).join(".");
+}
