@@ -1,0 +1,256 @@
+import { expect } from "chai";
+import { ConfigValues, minimalConfig, recorded, runProgram } from "./mocks";
+
+/** Runs the program with `overrides` on top of a valid config (undefined removes a key) and returns its error. */
+async function configError(overrides: Record<string, string | string[] | undefined>): Promise<string> {
+    const config: ConfigValues = { ...minimalConfig };
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === undefined) delete config[key];
+        else config[key] = value;
+    }
+    try {
+        await runProgram(config);
+    } catch (error) {
+        expect(recorded, "no resource may be created when the config is wrong").to.deep.equal([]);
+        return (error as Error).message;
+    }
+    throw new Error("the program accepted the config");
+}
+
+function message(...problems: string[]): string {
+    const count = problems.length === 1 ? "1 configuration problem" : `${problems.length} configuration problems`;
+    return `Stack "dev" has ${count}; nothing was created.\n${problems.join("\n")}`;
+}
+
+const cases: { what: string; overrides: Record<string, string | string[] | undefined>; problem: string }[] = [
+    {
+        what: "a missing Docker Hub username",
+        overrides: { dockerHubUsername: undefined },
+        problem:
+            "- `dockerHubUsername` is not set.\n  Example: myname\n  Fix: pulumi config set dockerHubUsername myname",
+    },
+    {
+        what: "an upper-case Docker Hub username",
+        overrides: { dockerHubUsername: "OctoCat" },
+        problem:
+            '- `dockerHubUsername` is "OctoCat"; it must be lowercase letters and digits.\n' +
+            "  Example: myname\n  Fix: pulumi config set dockerHubUsername myname",
+    },
+    {
+        what: "a missing Docker Hub token",
+        overrides: { dockerHubToken: undefined },
+        problem: "- `dockerHubToken` is not set.\n  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
+    },
+    {
+        what: "a MongoDB URI with another scheme",
+        overrides: { mongodbUri: "https://cluster0.example.mongodb.net/tasks" },
+        problem:
+            "- `mongodbUri` must start with mongodb:// or mongodb+srv://.\n" +
+            "  Example: mongodb+srv://tasks:PASSWORD@cluster0.example.mongodb.net/tasks\n" +
+            "  Fix: pulumi config set --secret mongodbUri",
+    },
+    {
+        what: "a MongoDB URI without a host",
+        overrides: { mongodbUri: "mongodb:///tasks" },
+        problem:
+            "- `mongodbUri` has no host after the scheme.\n" +
+            "  Example: mongodb+srv://tasks:PASSWORD@cluster0.example.mongodb.net/tasks\n" +
+            "  Fix: pulumi config set --secret mongodbUri",
+    },
+    {
+        what: "a PostgreSQL URL with another scheme",
+        overrides: { postgresUrl: "mysql://requests:pw@db.example.com/requests" },
+        problem:
+            "- `postgresUrl` must start with postgres:// or postgresql://.\n" +
+            "  Example: postgresql://requests:PASSWORD@db.example.com:5432/requests\n" +
+            "  Fix: pulumi config set --secret postgresUrl",
+    },
+    {
+        what: "a Logsene token with whitespace",
+        overrides: { logseneToken: "abc def" },
+        problem:
+            "- `logseneToken` contains whitespace.\n  Example: a1b2c3d4-e5f6-7890-abcd-ef1234567890\n" +
+            "  Fix: pulumi config set --secret logseneToken",
+    },
+    {
+        what: "a Papertrail destination without a port",
+        overrides: { papertrailDestination: "logs3.papertrailapp.com" },
+        problem:
+            "- `papertrailDestination` must be host:port.\n  Example: logs3.papertrailapp.com:12345\n" +
+            "  Fix: pulumi config set --secret papertrailDestination",
+    },
+    {
+        what: "a Papertrail destination with an impossible port",
+        overrides: { papertrailDestination: "logs3.papertrailapp.com:70000" },
+        problem:
+            "- `papertrailDestination` has a port outside 1-65535.\n  Example: logs3.papertrailapp.com:12345\n" +
+            "  Fix: pulumi config set --secret papertrailDestination",
+    },
+    {
+        what: "an unknown image platform",
+        overrides: { imagePlatform: "linux/s390x" },
+        problem:
+            '- `imagePlatform` is "linux/s390x"; allowed values are linux/amd64, linux/arm64.\n' +
+            "  Example: linux/amd64\n  Fix: pulumi config set imagePlatform linux/amd64",
+    },
+    {
+        what: "a malformed instance type",
+        overrides: { instanceType: "large" },
+        problem:
+            '- `instanceType` is "large"; it must be an EC2 instance type such as t3.micro.\n' +
+            "  Example: t3.micro\n  Fix: pulumi config set instanceType t3.micro",
+    },
+    {
+        what: "an arm64 instance type for an amd64 image",
+        overrides: { tasksInstanceType: "t4g.small" },
+        problem:
+            '- `tasksInstanceType` is "t4g.small", an arm64 type, but `imagePlatform` is linux/amd64; ' +
+            "pick an x86_64 type or change `imagePlatform`.\n" +
+            "  Example: t3.small\n  Fix: pulumi config set tasksInstanceType t3.small",
+    },
+    {
+        what: "a CIDR with host bits set",
+        overrides: { ingressCidrs: ["10.1.2.3/16"] },
+        problem:
+            '- `ingressCidrs` holds "10.1.2.3/16": its host bits are set (the network is 10.1.0.0/16).\n' +
+            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+    },
+    {
+        what: "an IPv6 prefix past 128",
+        overrides: { ingressCidrs: ["2001:db8::/129"] },
+        problem:
+            '- `ingressCidrs` holds "2001:db8::/129": an IPv6 prefix stops at 128.\n' +
+            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+    },
+    {
+        what: "a CIDR without a prefix",
+        overrides: { ingressCidrs: ["10.0.0.0"] },
+        problem:
+            '- `ingressCidrs` holds "10.0.0.0": it must be an address/prefix CIDR.\n' +
+            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+    },
+    {
+        what: "a repeated CIDR",
+        overrides: { ingressCidrs: ["10.0.0.0/8", "10.0.0.0/8"] },
+        problem:
+            "- `ingressCidrs` lists 10.0.0.0/8 more than once.\n" +
+            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+    },
+    {
+        what: "ingress CIDRs that are not a list",
+        overrides: { ingressCidrs: "10.0.0.0/8" },
+        problem:
+            "- `ingressCidrs` must be a list of strings.\n" +
+            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+    },
+    {
+        what: "a VPC without a subnet",
+        overrides: { vpcId: "vpc-0123456789abcdef0" },
+        problem:
+            "- `subnetId` is not set, but `vpcId` is; set both, or neither for the default VPC.\n" +
+            "  Example: subnet-0123456789abcdef0\n  Fix: pulumi config set subnetId subnet-0123456789abcdef0",
+    },
+    {
+        what: "a malformed subnet id",
+        overrides: { vpcId: "vpc-0123456789abcdef0", subnetId: "sub-123" },
+        problem:
+            '- `subnetId` is "sub-123"; it must look like subnet-….\n' +
+            "  Example: subnet-0123456789abcdef0\n  Fix: pulumi config set subnetId subnet-0123456789abcdef0",
+    },
+    {
+        what: "a tag without a value",
+        overrides: { tags: ["team"] },
+        problem:
+            '- `tags` holds "team"; each tag must be key=value.\n' +
+            "  Example: team=platform\n  Fix: pulumi config set --path 'tags[0]' team=platform",
+    },
+    {
+        what: "a tag the program sets itself",
+        overrides: { tags: ["service=other"] },
+        problem:
+            '- `tags` holds "service=other"; the key service is set by the program.\n' +
+            "  Example: team=platform\n  Fix: pulumi config set --path 'tags[0]' team=platform",
+    },
+    {
+        what: "an unknown log level",
+        overrides: { logLevel: "trace" },
+        problem:
+            '- `logLevel` is "trace"; allowed values are debug, info, warn, error.\n' +
+            "  Example: info\n  Fix: pulumi config set logLevel info",
+    },
+    {
+        what: "a Logsene receiver URL with credentials",
+        overrides: { logseneReceiverUrl: "https://user:pw@logsene-receiver.sematext.com" },
+        problem:
+            '- `logseneReceiverUrl` is "https://user:pw@logsene-receiver.sematext.com"; it must not hold credentials.\n' +
+            "  Example: https://logsene-receiver.eu.sematext.com\n" +
+            "  Fix: pulumi config set logseneReceiverUrl https://logsene-receiver.eu.sematext.com",
+    },
+    {
+        what: "a repository without a namespace",
+        overrides: { requestsRepository: "requests" },
+        problem:
+            '- `requestsRepository` is "requests"; it must be namespace/name in lowercase letters, digits and . _ -.\n' +
+            "  Example: myname/requests\n  Fix: pulumi config set requestsRepository myname/requests",
+    },
+];
+
+describe("stack config", () => {
+    for (const { what, overrides, problem } of cases) {
+        it(`refuses ${what}, with a fix, before creating anything`, async () => {
+            expect(await configError(overrides)).to.equal(message(problem));
+        });
+    }
+
+    it("names every problem in one message", async () => {
+        const error = await configError({
+            dockerHubToken: undefined,
+            mongodbUri: undefined,
+            postgresUrl: "mysql://db",
+            imagePlatform: "linux/arm64",
+            ingressCidrs: ["0.0.0.0/33"],
+        });
+        expect(error).to.equal(
+            message(
+                "- `dockerHubToken` is not set.\n  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
+                '- `ingressCidrs` holds "0.0.0.0/33": an IPv4 prefix stops at 32.\n' +
+                    "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+                '- `instanceType` is "t3.micro", an x86_64 type, but `imagePlatform` is linux/arm64; ' +
+                    "pick an arm64 type or change `imagePlatform`.\n" +
+                    "  Example: t3.micro\n  Fix: pulumi config set instanceType t3.micro",
+                "- `mongodbUri` is not set.\n" +
+                    "  Example: mongodb+srv://tasks:PASSWORD@cluster0.example.mongodb.net/tasks\n" +
+                    "  Fix: pulumi config set --secret mongodbUri",
+                "- `postgresUrl` must start with postgres:// or postgresql://.\n" +
+                    "  Example: postgresql://requests:PASSWORD@db.example.com:5432/requests\n" +
+                    "  Fix: pulumi config set --secret postgresUrl",
+            ),
+        );
+    });
+
+    it("never echoes a secret's value in its error", async () => {
+        const error = await configError({
+            dockerHubToken: "dckr pat SENTINELtoken",
+            mongodbUri: "https://SENTINELmongo@example.com",
+            postgresUrl: "postgres://SENTINELpg@db example.com/x",
+            logseneToken: "SENTINEL logsene",
+            papertrailDestination: "SENTINELpapertrail",
+        });
+        expect(error).to.match(/has 5 configuration problems/);
+        expect(error).not.to.include("SENTINEL");
+    });
+
+    it("accepts IPv6 CIDRs, arm64 hosts for arm64 images, an explicit VPC, and extra tags", async () => {
+        const run = await runProgram({
+            ...minimalConfig,
+            imagePlatform: "linux/arm64",
+            instanceType: "t4g.micro",
+            requestsInstanceType: "m7g.large",
+            ingressCidrs: ["2001:db8::/32", "198.51.100.0/24"],
+            vpcId: "vpc-0123456789abcdef0",
+            subnetId: "subnet-0123456789abcdef0",
+            tags: ["team=platform", "note=a=b"],
+        });
+        expect(run.resources).not.to.be.empty;
+    });
+});

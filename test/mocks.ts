@@ -1,0 +1,162 @@
+// Shared Pulumi mock runtime, loaded once by mocha (--require): setMocks is global to the process.
+// It records the inputs of every resource the program registers, and answers the provider functions it calls.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+
+export const project = "microservices";
+export const root = path.join(__dirname, "..");
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    /** As the provider would receive them; secret values keep their secret wrapper. */
+    inputs: Record<string, unknown>;
+}
+
+export const recorded: RecordedResource[] = [];
+
+export const fakeAmis: Record<string, string> = {
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id": "ami-0a1b2c3d4e5f60718",
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id": "ami-0f9e8d7c6b5a40312",
+};
+export const fakeAccountId = "123456789012";
+export const fakeRegion = "eu-west-1";
+
+function sha256(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/** The outputs a provider computes for a resource, beyond echoing its inputs. */
+function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const n = recorded.length;
+    switch (type) {
+        case "docker:index/image:Image": {
+            const imageName = String(inputs.imageName);
+            return { repoDigest: `${imageName.split(":")[0]}@sha256:${sha256(imageName)}` };
+        }
+        case "aws:ec2/instance:Instance":
+            return { privateIp: `10.0.1.${n}`, publicIp: `198.51.100.${n}`, arn: `arn:aws:ec2:::instance/i-${name}` };
+        case "aws:ec2/eip:Eip":
+            return { publicIp: `203.0.113.${n}` };
+        case "aws:iam/role:Role":
+            return { name: `${name}-1a2b3c`, arn: `arn:aws:iam::${fakeAccountId}:role/${name}-1a2b3c` };
+        case "aws:iam/instanceProfile:InstanceProfile":
+            return { name: `${name}-4d5e6f`, arn: `arn:aws:iam::${fakeAccountId}:instance-profile/${name}-4d5e6f` };
+        default:
+            return {};
+    }
+}
+
+const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
+    },
+    call(args) {
+        switch (args.token) {
+            case "aws:index/getRegion:getRegion":
+                return { region: fakeRegion, name: fakeRegion };
+            case "aws:index/getPartition:getPartition":
+                return { partition: "aws", dnsSuffix: "amazonaws.com" };
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return { accountId: fakeAccountId, arn: `arn:aws:iam::${fakeAccountId}:user/ci`, userId: "AIDAEXAMPLE" };
+            case "aws:ssm/getParameter:getParameter": {
+                const ami = fakeAmis[args.inputs.name];
+                if (!ami) throw new Error(`no fake SSM parameter ${args.inputs.name}`);
+                return { name: args.inputs.name, type: "String", value: ami, insecureValue: ami };
+            }
+            case "aws:ec2/getVpc:getVpc":
+                return { id: "vpc-0defa017defa01700", cidrBlock: "172.31.0.0/16" };
+            case "aws:ec2/getSubnets:getSubnets":
+                return { ids: ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"] };
+            default:
+                throw new Error(`the program called ${args.token}, which the mocks do not answer`);
+        }
+    },
+};
+
+/** A full, valid set of secrets, each holding a unique sentinel so tests can hunt for leaks. */
+export const sentinelSecrets: Record<string, string> = {
+    dockerHubToken: "dckr_pat_SENTINELdockerhub7f3a",
+    mongodbUri: "mongodb+srv://tasks:SENTINELmongo81c2@cluster0.example.mongodb.net/tasks",
+    postgresUrl: "postgresql://requests:SENTINELpostgres44d9@db.example.com:5432/requests",
+    logseneToken: "SENTINELlogsene-5e6f-7890",
+    papertrailDestination: "SENTINELpapertrail.example.com:51234",
+};
+export const sentinels = ["SENTINELdockerhub", "SENTINELmongo", "SENTINELpostgres", "SENTINELlogsene", "SENTINELpapertrail"];
+
+/** Stack config as the CLI hands it to the program: namespaced keys, lists as JSON. */
+export type ConfigValues = Record<string, string | string[]>;
+
+/** The minimal config a stack needs: the secrets and the Docker Hub account. */
+export const minimalConfig: ConfigValues = { ...sentinelSecrets, dockerHubUsername: "octocat" };
+
+function namespaced(config: ConfigValues): Record<string, string> {
+    const result: Record<string, string> = {};
+    for (const [key, value] of Object.entries(config)) {
+        result[key.includes(":") ? key : `${project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return result;
+}
+
+/**
+ * The config of a committed stack file as `pulumi up` would see it: the project's defaults, then the stack file,
+ * then `extra` (the secrets a user sets with the CLI).
+ */
+export function stackFileConfig(stack: string, extra: ConfigValues = minimalConfig): ConfigValues {
+    const projectFile = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"));
+    const stackFile = YAML.parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"));
+    const config: ConfigValues = {};
+    for (const [key, declaration] of Object.entries<{ default?: string | string[] }>(projectFile.config)) {
+        if (declaration.default !== undefined) config[key] = declaration.default;
+    }
+    return { ...config, ...stackFile.config, ...extra };
+}
+
+export interface ProgramRun {
+    /** The program's stack outputs. */
+    outputs: Record<string, pulumi.Output<string>>;
+    resources: RecordedResource[];
+}
+
+/** Runs index.ts afresh under the mocks with the given stack and config, and waits until every resource is in. */
+export async function runProgram(config: ConfigValues, stack = "dev"): Promise<ProgramRun> {
+    recorded.length = 0;
+    await pulumi.runtime.setMocks(mocks, project, stack, false);
+    const values = namespaced(config);
+    const secretKeys = Object.keys(sentinelSecrets).map((key) => `${project}:${key}`);
+    pulumi.runtime.setAllConfig(values, secretKeys.filter((key) => key in values));
+    delete require.cache[require.resolve("../index")];
+    const outputs = await import("../index");
+    // Internal but stable: resolves once every pending registration has reached the mocks.
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    return { outputs: { ...outputs }, resources: [...recorded] };
+}
+
+/** The value inside an Output, for assertions. */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply(resolve));
+}
+
+/** Whether a recorded input value is wrapped as a secret. */
+export function isSecretValue(value: unknown): value is { value: unknown } {
+    return (
+        typeof value === "object" &&
+        value !== null &&
+        (value as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig
+    );
+}
+
+/** The recorded resources of a type, optionally one by name. */
+export function ofType(resources: RecordedResource[], type: string): RecordedResource[] {
+    return resources.filter((resource) => resource.type === type);
+}
+
+export function named(resources: RecordedResource[], name: string): RecordedResource {
+    const found = resources.find((resource) => resource.name === name);
+    if (!found) throw new Error(`no resource named ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+}

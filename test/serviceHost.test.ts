@@ -1,0 +1,204 @@
+import { expect } from "chai";
+import {
+    fakeAccountId,
+    fakeAmis,
+    isSecretValue,
+    minimalConfig,
+    named,
+    ofType,
+    ProgramRun,
+    runProgram,
+    sentinelSecrets,
+    stackFileConfig,
+    valueOf,
+} from "./mocks";
+
+const amd64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"];
+const arm64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"];
+
+type Inputs = Record<string, any>;
+const inputsOf = (run: ProgramRun, name: string): Inputs => named(run.resources, name).inputs;
+
+describe("ServiceHost resources (dev stack)", () => {
+    let run: ProgramRun;
+    before(async () => {
+        run = await runProgram(stackFileConfig("dev"));
+    });
+
+    it("builds each image from its service folder for linux/amd64 and pushes it to Docker Hub", () => {
+        for (const service of ["tasks", "requests"]) {
+            const image = inputsOf(run, `${service}-image`);
+            expect(image.imageName).to.equal(`docker.io/octocat/${service}:dev`);
+            expect(image.build).to.deep.equal({
+                context: `services/${service}`,
+                dockerfile: `services/${service}/Dockerfile`,
+                platform: "linux/amd64",
+            });
+            // A secret inside an input makes the whole input secret.
+            expect(isSecretValue(image.registry), "the push token stays secret").to.equal(true);
+            expect(image.registry.value).to.deep.equal({
+                server: "docker.io",
+                username: "octocat",
+                password: sentinelSecrets.dockerHubToken,
+            });
+        }
+    });
+
+    it("stores each secret as a SecureString under a path unique to project, stack and service", () => {
+        const parameters = ofType(run.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs as Inputs);
+        const expected: Record<string, string> = {
+            "/microservices/dev/tasks/LOGSENE_TOKEN": sentinelSecrets.logseneToken,
+            "/microservices/dev/tasks/MONGODB_URI": sentinelSecrets.mongodbUri,
+            "/microservices/dev/requests/DATABASE_URL": sentinelSecrets.postgresUrl,
+            "/microservices/dev/requests/PAPERTRAIL_DESTINATION": sentinelSecrets.papertrailDestination,
+        };
+        expect(parameters.map((p) => p.name)).to.have.members(Object.keys(expected));
+        for (const parameter of parameters) {
+            expect(parameter.type).to.equal("SecureString");
+            expect(isSecretValue(parameter.value)).to.equal(true);
+            expect(parameter.value.value).to.equal(expected[parameter.name]);
+        }
+    });
+
+    it("gives each host a role with Session Manager and read access to its own parameter path only", () => {
+        for (const service of ["tasks", "requests"]) {
+            const role = inputsOf(run, `${service}-role`);
+            expect(JSON.parse(role.assumeRolePolicy).Statement).to.deep.equal([
+                { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+            ]);
+            expect(inputsOf(run, `${service}-session-manager`)).to.include({
+                role: `${service}-role-1a2b3c`,
+                policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            });
+            const pathArn = `arn:aws:ssm:eu-west-1:${fakeAccountId}:parameter/microservices/dev/${service}`;
+            expect(JSON.parse(inputsOf(run, `${service}-read-parameters`).policy)).to.deep.equal({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "ReadOwnServiceParameters",
+                        Effect: "Allow",
+                        Action: ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
+                        Resource: [pathArn, `${pathArn}/*`],
+                    },
+                ],
+            });
+            expect(inputsOf(run, `${service}-profile`).role).to.equal(`${service}-role-1a2b3c`);
+        }
+        expect(ofType(run.resources, "aws:iam/rolePolicy:RolePolicy")).to.have.length(2);
+        expect(ofType(run.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).to.have.length(2);
+    });
+
+    it("opens only the service ports, tasks also to the requests host, and never SSH", () => {
+        const ingress = ofType(run.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+        expect(ingress.map((rule) => [rule.name, rule.inputs.securityGroupId, rule.inputs.fromPort])).to.have.deep.members([
+            ["tasks-ingress-0.0.0.0-0", "tasks-sg-id", 8080],
+            ["requests-ingress-0.0.0.0-0", "requests-sg-id", 8000],
+            ["tasks-from-requests", "tasks-sg-id", 8080],
+        ]);
+        expect(inputsOf(run, "tasks-from-requests").referencedSecurityGroupId).to.equal("requests-sg-id");
+        expect(inputsOf(run, "tasks-ingress-0.0.0.0-0").cidrIpv4).to.equal("0.0.0.0/0");
+        for (const rule of ingress) {
+            expect(rule.inputs.ipProtocol).to.equal("tcp");
+            expect(rule.inputs.fromPort).to.equal(rule.inputs.toPort);
+            expect(rule.inputs.fromPort).not.to.equal(22);
+        }
+        for (const service of ["tasks", "requests"]) {
+            expect(inputsOf(run, `${service}-sg`).vpcId).to.equal("vpc-0defa017defa01700");
+            expect(inputsOf(run, `${service}-sg`)).not.to.have.property("ingress");
+            expect(inputsOf(run, `${service}-egress`)).to.include({ cidrIpv4: "0.0.0.0/0", ipProtocol: "-1" });
+        }
+    });
+
+    it("runs each host on the Docker-ready Amazon Linux 2023 AMI with IMDSv2 and an encrypted gp3 root volume", () => {
+        for (const service of ["tasks", "requests"]) {
+            const host = inputsOf(run, `${service}-host`);
+            expect(host.ami).to.equal(amd64Ami);
+            expect(host.instanceType).to.equal("t3.micro");
+            expect(host.subnetId, "the first default subnet, by id").to.equal("subnet-0aaaaaaaaaaaaaaaa");
+            expect(host.vpcSecurityGroupIds).to.deep.equal([`${service}-sg-id`]);
+            expect(host.iamInstanceProfile).to.equal(`${service}-profile-4d5e6f`);
+            expect(host.metadataOptions).to.deep.equal({
+                httpEndpoint: "enabled",
+                httpTokens: "required",
+                httpPutResponseHopLimit: 1,
+            });
+            expect(host.rootBlockDevice).to.deep.equal({ volumeType: "gp3", volumeSize: 30, encrypted: true });
+            expect(host.userDataReplaceOnChange).to.equal(true);
+            expect(host).not.to.have.property("keyName");
+        }
+    });
+
+    it("keeps each public address on an Elastic IP attached to the host", () => {
+        for (const service of ["tasks", "requests"]) {
+            expect(inputsOf(run, `${service}-eip`)).to.include({ domain: "vpc", instance: `${service}-host-id` });
+        }
+    });
+
+    it("tags every taggable resource with project, stack, service, Name and the stack's extra tags", () => {
+        const tagged = run.resources.filter((resource) => resource.inputs.tags !== undefined);
+        expect(tagged.length).to.be.greaterThan(15);
+        for (const resource of tagged) {
+            const service = resource.name.startsWith("tasks") ? "tasks" : "requests";
+            expect(resource.inputs.tags, resource.name).to.deep.equal({
+                environment: "dev",
+                project: "microservices",
+                stack: "dev",
+                service,
+                Name: `microservices-dev-${service}`,
+            });
+        }
+    });
+
+    it("exports the URLs, the digests and the instance ids", async () => {
+        const outputs = run.outputs;
+        expect(Object.keys(outputs).sort()).to.deep.equal([
+            "requestsImageDigest",
+            "requestsInstanceId",
+            "requestsUrl",
+            "tasksImageDigest",
+            "tasksInstanceId",
+            "tasksUrl",
+        ]);
+        expect(await valueOf(outputs.tasksUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8080$/);
+        expect(await valueOf(outputs.requestsUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8000$/);
+        expect(await valueOf(outputs.tasksImageDigest)).to.match(/^docker\.io\/octocat\/tasks@sha256:[0-9a-f]{64}$/);
+        expect(await valueOf(outputs.requestsImageDigest)).to.match(/^docker\.io\/octocat\/requests@sha256:[0-9a-f]{64}$/);
+        expect(await valueOf(outputs.tasksInstanceId)).to.equal("tasks-host-id");
+        expect(await valueOf(outputs.requestsInstanceId)).to.equal("requests-host-id");
+    });
+});
+
+describe("ServiceHost settings", () => {
+    it("builds for arm64 on the arm64 AMI when the stack asks for it", async () => {
+        const run = await runProgram({ ...minimalConfig, imagePlatform: "linux/arm64", instanceType: "t4g.small" });
+        for (const service of ["tasks", "requests"]) {
+            expect(inputsOf(run, `${service}-image`).build.platform).to.equal("linux/arm64");
+            expect(inputsOf(run, `${service}-host`)).to.include({ ami: arm64Ami, instanceType: "t4g.small" });
+        }
+    });
+
+    it("uses the given VPC, subnet, repositories, per-service instance types and IPv6 CIDRs", async () => {
+        const run = await runProgram({
+            ...minimalConfig,
+            vpcId: "vpc-0123456789abcdef0",
+            subnetId: "subnet-0123456789abcdef0",
+            tasksRepository: "acme/tasks-api",
+            requestsRepository: "acme/requests-api",
+            tasksInstanceType: "t3.large",
+            ingressCidrs: ["2001:db8::/32"],
+        });
+        expect(inputsOf(run, "tasks-image").imageName).to.equal("docker.io/acme/tasks-api:dev");
+        expect(inputsOf(run, "requests-image").imageName).to.equal("docker.io/acme/requests-api:dev");
+        expect(inputsOf(run, "tasks-host")).to.include({ instanceType: "t3.large", subnetId: "subnet-0123456789abcdef0" });
+        expect(inputsOf(run, "requests-host").instanceType).to.equal("t3.micro");
+        expect(inputsOf(run, "tasks-sg").vpcId).to.equal("vpc-0123456789abcdef0");
+        expect(inputsOf(run, "tasks-ingress-2001-db8---32")).to.include({ cidrIpv6: "2001:db8::/32", fromPort: 8080 });
+        expect(inputsOf(run, "tasks-ingress-2001-db8---32")).not.to.have.property("cidrIpv4");
+    });
+
+    it("opens no public port when the stack lists no CIDR, and keeps tasks reachable from requests", async () => {
+        const run = await runProgram({ ...minimalConfig, ingressCidrs: [] });
+        const ingress = ofType(run.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+        expect(ingress.map((rule) => rule.name)).to.deep.equal(["tasks-from-requests"]);
+    });
+});
