@@ -1,20 +1,9 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { HostBootConfig, renderCloudConfig, renderEnvFile, renderUnit } from "../components/cloudInit";
+import { CloudConfig, parseUserData } from "./cloudConfig";
 import { named, ProgramRun, root, runProgram, stackFileConfig, valueOf } from "./mocks";
-
-interface CloudConfig {
-    write_files: { path: string; owner: string; permissions: string; content: string }[];
-    runcmd: string[][];
-}
-
-/** Parses user data the way cloud-init does: a YAML document behind the #cloud-config header. */
-export function parseUserData(userData: string): CloudConfig {
-    expect(userData.startsWith("#cloud-config\n"), "cloud-init needs the header on the first line").to.equal(true);
-    return YAML.parse(userData);
-}
 
 function file(config: CloudConfig, filePath: string) {
     const found = config.write_files.find((entry) => entry.path === filePath);

@@ -14,16 +14,17 @@ log() { echo "start-service[$SERVICE_NAME]: $*" >&2; }
 # The AMI ships Docker but not the AWS CLI, so the CLI runs from its official image. Host networking lets it reach
 # the instance metadata service without raising the IMDSv2 hop limit for the service's container.
 aws_cli() {
-  docker run --rm --network host --env AWS_REGION "$AWS_CLI_IMAGE" "$@"
+  docker run --rm --network host "$AWS_CLI_IMAGE" --region "$AWS_REGION" "$@"
 }
 
 fetch_secrets() {
-  local listing name value tmp
+  local listing name value
   listing=$(aws_cli ssm get-parameters-by-path --path "$PARAMETER_PATH" --with-decryption \
     --query 'Parameters[].[Name,Value]' --output text)
 
   umask 077
   mkdir -p "$(dirname "$SECRETS_FILE")"
+  # Global, so the EXIT trap still sees it after this function returns.
   tmp=$(mktemp "$SECRETS_FILE.XXXXXX")
   trap 'rm -f "$tmp"' EXIT
   while IFS=$'\t' read -r name value; do

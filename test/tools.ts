@@ -1,0 +1,62 @@
+// Finds and runs the command-line tools the boot-path tests drive for real.
+import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { root } from "./mocks";
+
+/** Where scripts/install.sh puts the tools it builds or installs, searched before PATH. */
+const toolFolders = [path.join(root, ".cache", "venv", "bin"), path.join(root, ".cache", "bin")];
+
+/** The path of a tool, or an error that says how to get it: a missing tool fails the test, never skips it. */
+export function tool(name: string): string {
+    const folders = [...toolFolders, ...(process.env.PATH ?? "").split(path.delimiter)];
+    for (const folder of folders) {
+        const candidate = path.join(folder, name);
+        if (fs.existsSync(candidate)) return candidate;
+    }
+    throw new Error(`${name} is not installed; run scripts/install.sh (or scripts/test.sh, which runs it)`);
+}
+
+/** PATH with the installed tools first. */
+export function toolPath(...extraFolders: string[]): string {
+    return [...extraFolders, ...toolFolders, process.env.PATH ?? ""].join(path.delimiter);
+}
+
+export function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, input?: string) {
+    const result: SpawnSyncReturns<string> = spawnSync(command, args, { env, input, encoding: "utf8" });
+    if (result.error) throw result.error;
+    return result;
+}
+
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        const open = await new Promise<boolean>((resolve) => {
+            const socket = net.connect(port, "127.0.0.1", () => socket.end(() => resolve(true)));
+            socket.on("error", () => resolve(false));
+        });
+        if (open) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+/** A real moto server on loopback: the SSM API the boot script talks to. */
+export async function startMotoServer(): Promise<{ endpoint: string; stop(): void }> {
+    const port = await freePort();
+    const server = spawn(tool("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    await waitForPort(port, 15000);
+    return { endpoint: `http://127.0.0.1:${port}`, stop: () => server.kill() };
+}
