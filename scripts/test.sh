@@ -42,10 +42,25 @@ suite() {
   fi
 }
 
+check_shell_scripts() {
+  {
+    find . -name '*.sh' -not -path '*/node_modules/*' -not -path './.cache/*'
+    echo .ci/run
+    echo test/fixtures/docker
+  } | xargs shellcheck
+}
+check_workflows() {
+  actionlint -shellcheck "$(command -v shellcheck)" &&
+    check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml &&
+    check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
+}
+
 suite deployment npm test
 suite tasks npm --prefix services/tasks test
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
 suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfile
+suite shell check_shell_scripts
+suite workflows check_workflows
 
 printf '\n== summary\n'
 for name in "${passed[@]}"; do echo "passed: $name"; done
