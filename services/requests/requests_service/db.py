@@ -111,7 +111,18 @@ class Database:
                 conn.rollback()  # a request that failed midway left its transaction open
             except psycopg2.Error:
                 broken = True
-        self._pool.putconn(conn, close=broken)
+        pool = self._pool
+        if pool is None or pool.closed:
+            conn.close()  # the pool was closed while this request ran
+        else:
+            pool.putconn(conn, close=broken)
+
+    def close(self) -> None:
+        """Close every connection; the next getconn starts a new pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.closeall()
 
 
 def get_db():

@@ -1,0 +1,63 @@
+"""Fixtures: a real PostgreSQL (DATABASE_URL, or a throwaway cluster started here), the tasks stand-in, and apps
+built by the real factory. Every test starts with an empty requests table."""
+
+import os
+
+import pytest
+from support import Cluster, TasksStandIn, execute
+
+from requests_service import create_app, logs
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """DATABASE_URL when set (scripts/test.sh exports it); otherwise a cluster of our own for the session."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    cluster = Cluster(tmp_path_factory.mktemp("postgres") / "data")
+    yield cluster.start()
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def tasks_standin():
+    standin = TasksStandIn()
+    yield standin
+    standin.close()
+
+
+@pytest.fixture
+def tasks(tasks_standin):
+    tasks_standin.reset()
+    yield tasks_standin
+    tasks_standin.reset()
+
+
+@pytest.fixture
+def make_app(database_url, tasks):
+    """Build an app from environment-style variables (defaults: the shared database and the tasks stand-in)."""
+    apps = []
+
+    def make(**variables):
+        config = {"DATABASE_URL": database_url, "TASKS_URL": tasks.url, "TASKS_TIMEOUT": "0.5", **variables}
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["db"].close()
+    logs.shutdown_logging()
+
+
+@pytest.fixture
+def app(make_app, database_url):
+    app = make_app()  # creates the schema
+    execute(database_url, "TRUNCATE requests RESTART IDENTITY")
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

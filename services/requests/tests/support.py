@@ -1,0 +1,198 @@
+"""Test helpers: throwaway PostgreSQL clusters, a stand-in for the tasks service, and small HTTP and SQL helpers.
+
+The stand-in plays the tasks service (the dependency); the service under test always runs its real code.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg2
+
+SERVICE_DIR = Path(__file__).resolve().parents[1]
+POSTGRES_SH = SERVICE_DIR.parents[1] / "scripts" / "db" / "postgres.sh"
+CONFIG_VARIABLES = (
+    "PORT",
+    "DATABASE_URL",
+    "TASKS_URL",
+    "TASKS_TIMEOUT",
+    "PAPERTRAIL_DESTINATION",
+    "PAPERTRAIL_PROTOCOL",
+    "LOG_LEVEL",
+    "WEB_CONCURRENCY",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster run by scripts/db/postgres.sh; its data survives stop and start."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.url = None
+
+    def start(self) -> str:
+        out = subprocess.run(
+            ["bash", str(POSTGRES_SH), "start", str(self.directory), str(self.port)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.url = out.stdout.strip()
+        return self.url
+
+    def stop(self) -> None:
+        subprocess.run(["bash", str(POSTGRES_SH), "stop", str(self.directory)], check=True, timeout=60)
+
+
+def row_count(database_url: str) -> int:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM requests")
+        count = cur.fetchone()[0]
+    conn.close()
+    return count
+
+
+def execute(database_url: str, sql: str) -> None:
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+class TasksStandIn:
+    """A local HTTP server with the tasks service's contract for GET /tasks/{id}.
+
+    known ids answer 200 with a task, other well-formed ids 404, malformed ids 400. mode "error" answers 500 to
+    everything; mode "slow" waits `delay` seconds before answering normally. `seen` records every path asked for,
+    and `asked` is set on each request, so a test can act while a request is in flight.
+    """
+
+    def __init__(self):
+        self.known: set[str] = set()
+        self.mode = "normal"
+        self.delay = 0.0
+        self.seen: list[str] = []
+        self.asked = threading.Event()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                standin.seen.append(self.path)
+                standin.asked.set()
+                if standin.mode == "error":
+                    return self._send(500, {"error": "internal error"})
+                if standin.mode == "slow":
+                    time.sleep(standin.delay)
+                match = re.fullmatch(r"/tasks/([^/]*)", self.path)
+                if not match:
+                    return self._send(404, {"error": "not found"})
+                task_id = match.group(1)
+                if not re.fullmatch(r"[0-9a-f]{24}", task_id):
+                    return self._send(400, {"error": "invalid id"})
+                if task_id not in standin.known:
+                    return self._send(404, {"error": "task not found"})
+                now = "2026-01-01T00:00:00.000Z"
+                task = {
+                    "id": task_id,
+                    "title": "t",
+                    "description": "",
+                    "done": False,
+                    "createdAt": now,
+                    "updatedAt": now,
+                }
+                return self._send(200, task)
+
+            def _send(self, status, body):
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (the slow mode's purpose)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reset(self):
+        self.known.clear()
+        self.mode = "normal"
+        self.delay = 0.0
+        self.seen.clear()
+        self.asked.clear()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http(method: str, url: str, body=None, timeout: float = 15.0) -> tuple[int, dict | None]:
+    """A real HTTP call (for gunicorn): status and JSON body."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
+
+
+def service_env(**variables: str) -> dict:
+    """The environment for a gunicorn subprocess: this one's, minus the service's own variables, plus `variables`."""
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env.update(variables)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def start_gunicorn(env: dict, log_path: Path) -> subprocess.Popen:
+    log = log_path.open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=SERVICE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_healthy(base_url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode} before it was healthy")
+        try:
+            if http("GET", f"{base_url}/health", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base_url}/health did not answer 200 within {timeout} s")
