@@ -1,0 +1,112 @@
+// The MongoDB connection: opened in the background, retried until it succeeds, never queuing queries while down.
+import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
+import type winston from 'winston';
+
+const RETRY_DELAY_MS = 2000;
+
+export const connectOptions: ConnectOptions = {
+  // Without this, mongoose queues queries while disconnected and a request would hang instead of getting a 503.
+  bufferCommands: false,
+  // A query waits at most this long for a reachable server before failing (and the request answering 503).
+  serverSelectionTimeoutMS: 2000,
+  // How often the driver checks the server, so that an outage and a recovery are noticed within seconds.
+  heartbeatFrequencyMS: 2000,
+};
+
+export interface Database {
+  connection: Connection;
+  /** Resolves once the first connection succeeds (or the database is closed before that). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a connection to `uri` and keeps retrying the first connect while the server is unreachable.
+ * After that the driver reconnects by itself. `overrides` adds driver options (tests pick a database name with it).
+ */
+export function openDatabase(uri: string, logger: winston.Logger, overrides: ConnectOptions = {}): Database {
+  const connection = mongoose.createConnection();
+  const where = describeMongoUri(uri);
+  const reasonOf = (error: unknown): string => redactPassword(errorMessage(error), uri);
+  let closed = false;
+  // A function, not the variable itself, because it changes while the loop below awaits.
+  const isClosed = (): boolean => closed;
+
+  // An 'error' event without a listener would crash the process; the retry loop and 503s already handle it.
+  connection.on('error', (error: unknown) => {
+    logger.warn('database error', { database: where, reason: reasonOf(error) });
+  });
+  connection.on('disconnected', () => {
+    if (!isClosed()) logger.warn('database disconnected', { database: where });
+  });
+  connection.on('reconnected', () => {
+    logger.info('database reconnected', { database: where });
+  });
+
+  const ready = (async () => {
+    while (!isClosed()) {
+      try {
+        await connection.openUri(uri, { ...connectOptions, ...overrides });
+        logger.info('database connected', { database: where });
+        return;
+      } catch (error) {
+        if (isClosed()) return;
+        logger.warn('database connection failed; retrying', { database: where, reason: reasonOf(error), retryInMs: RETRY_DELAY_MS });
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      }
+    }
+  })();
+
+  return {
+    connection,
+    ready,
+    async close() {
+      closed = true;
+      await connection.close();
+    },
+  };
+}
+
+/** True while queries can be sent. */
+export function isConnected(connection: Connection): boolean {
+  return connection.readyState === mongoose.ConnectionStates.connected;
+}
+
+/** The scheme, hosts and database of a MongoDB URI, without the credentials or options, for logs. */
+export function describeMongoUri(uri: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/)(?:[^@/?#]*@)?([^/?#]*)(\/[^?#]*)?/.exec(uri);
+  if (!match) return 'mongodb://[unparseable URI]';
+  return `${match[1] ?? ''}${match[2] ?? ''}${match[3] ?? ''}`;
+}
+
+/** Whether `error` means the database could not be reached (answer 503), as opposed to a bug (answer 500). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error instanceof mongoose.mongo.MongoNetworkError ||
+    error instanceof mongoose.mongo.MongoServerSelectionError ||
+    error instanceof mongoose.mongo.MongoNotConnectedError ||
+    error instanceof mongoose.mongo.MongoTopologyClosedError ||
+    // mongoose's own refusal to send a query before the first connect, with bufferCommands off.
+    (error.name === 'MongooseError' && /initial connection|not connected|client was closed/i.test(error.message))
+  );
+}
+
+/** `text` with the URI's password, if any, blanked out: driver messages are logged and must not leak it. */
+export function redactPassword(text: string, uri: string): string {
+  const password = /^mongodb(?:\+srv)?:\/\/[^:@/?#]*:([^@/?#]+)@/.exec(uri)?.[1];
+  if (!password) return text;
+  return [password, safeDecode(password)].reduce((result, secret) => result.replaceAll(secret, '[redacted]'), text);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,99 @@
+// The API's error shape, `{ error, details }`, and the one place that turns any failure into such an answer.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type winston from 'winston';
+import { isDatabaseUnavailable } from './db.js';
+
+export interface ErrorDetail {
+  /** Where the problem is, e.g. `body.title`, `query.limit`, `params.id`. */
+  path: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: string;
+  details: ErrorDetail[];
+}
+
+/** An answer to send as is: thrown by routes and middleware, caught by `errorHandler`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly details: ErrorDetail[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(error);
+    this.name = 'HttpError';
+  }
+}
+
+export function databaseUnavailable(): HttpError {
+  return new HttpError(503, 'database unavailable', [{ path: 'database', message: 'the database cannot be reached; retry later' }]);
+}
+
+/** Any route nobody serves. */
+export const notFound: RequestHandler = (req) => {
+  throw new HttpError(404, 'not found', [{ path: 'url', message: `no route for ${req.method} ${req.path}` }]);
+};
+
+/** For a known path with a method it does not serve. */
+export function methodNotAllowed(allowed: string[]): RequestHandler {
+  return (req) => {
+    throw new HttpError(405, 'method not allowed', [{ path: 'method', message: `${req.method} is not allowed; use ${allowed.join(', ')}` }], {
+      Allow: allowed.join(', '),
+    });
+  };
+}
+
+// Errors from express.json() (body-parser, through http-errors) carry a 4xx `status` and `expose: true`: the client's
+// mistakes. Most also name a `type`; a corrupt compressed body does not.
+interface ClientError extends Error {
+  status: number;
+  expose: true;
+  type?: string;
+}
+
+function isClientError(error: unknown): error is ClientError {
+  if (!(error instanceof Error)) return false;
+  const { status, expose } = error as Partial<ClientError>;
+  return typeof status === 'number' && status >= 400 && status < 500 && expose === true;
+}
+
+const bodyParserErrors: Record<string, string> = {
+  'entity.parse.failed': 'malformed JSON',
+  'entity.too.large': 'request body too large',
+  'charset.unsupported': 'unsupported charset',
+  'encoding.unsupported': 'unsupported content encoding',
+  'request.aborted': 'request aborted',
+  'request.size.invalid': 'request size did not match Content-Length',
+};
+
+function toHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (isClientError(error)) {
+    const name = (error.type && bodyParserErrors[error.type]) ?? 'unreadable body';
+    return new HttpError(error.status, name, [{ path: 'body', message: error.message }]);
+  }
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
+  return undefined;
+}
+
+export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      // Too late for a clean answer: express's default handler closes the connection.
+      next(error);
+      return;
+    }
+    let answer = toHttpError(error);
+    if (answer?.status === 503) {
+      logger.warn('database unavailable', { method: req.method, path: req.path, reason: error instanceof Error ? error.message : String(error) });
+    }
+    if (!answer) {
+      logger.error('unexpected error', { method: req.method, path: req.path, error });
+      answer = new HttpError(500, 'internal error');
+    }
+    const body: ErrorBody = { error: answer.error, details: answer.details };
+    res.status(answer.status).set(answer.headers).json(body);
+  };
+}

@@ -1,0 +1,30 @@
+// GET /health: 200 while the database answers, 503 otherwise (the image's HEALTHCHECK and load balancers use it).
+import type { RequestHandler } from 'express';
+import mongoose, { type Connection } from 'mongoose';
+import { isConnected } from './db.js';
+
+export function healthHandler(connection: Connection): RequestHandler {
+  return async (_req, res) => {
+    const state = mongoose.ConnectionStates[connection.readyState];
+    if (isConnected(connection) && (await pings(connection))) {
+      res.json({ status: 'ok', database: state });
+      return;
+    }
+    res.status(503).json({
+      status: 'unavailable',
+      database: state,
+      error: 'database unavailable',
+      details: [{ path: 'database', message: `the database is ${isConnected(connection) ? 'not answering' : state}` }],
+    });
+  };
+}
+
+// The driver's state can lag an outage by a heartbeat, so ask the server itself.
+async function pings(connection: Connection): Promise<boolean> {
+  try {
+    await connection.db?.admin().ping();
+    return connection.db !== undefined;
+  } catch {
+    return false;
+  }
+}
