@@ -1,0 +1,192 @@
+// The compiled entry point run as a real process: refuses a bad environment, serves, and stops cleanly on SIGTERM.
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
+import { freePort, startFerretDB, type FerretDB } from './support/ferretdb.js';
+import { request } from './support/http.js';
+
+const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url));
+const healthcheckJs = fileURLToPath(new URL('../src/healthcheck.js', import.meta.url));
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<Exit>;
+  stdout(): string;
+}
+
+/** Starts `script` with exactly `env` (plus PATH), collecting its output. */
+function start(script: string, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<Exit>((resolve) => child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }); }));
+  return { child, exited, stdout: () => stdout };
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`${what} took over ${ms} ms`)); }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitUntilHealthy(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await request(url, '/health').then((reply) => reply.status, () => 0);
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect.fail(`the server was not healthy within ${timeoutMs} ms`);
+}
+
+/** Whether a TCP connection to `port` is refused (the server stopped accepting). */
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', () => { resolve(true); });
+  });
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function runHealthcheck(port: number): Promise<number | null> {
+  return (await within(start(healthcheckJs, { PORT: String(port) }).exited, 8000, 'the healthcheck')).code;
+}
+
+describe('server process', function () {
+  this.timeout(30000);
+
+  describe('refuses a bad environment, naming the variable', () => {
+    const cases: { name: string; env: Record<string, string>; variable: string; secret?: string }[] = [
+      { name: 'no MONGODB_URI', env: {}, variable: 'MONGODB_URI' },
+      { name: 'a MONGODB_URI of another scheme', env: { MONGODB_URI: 'https://admin:hunter2@db.example.net' }, variable: 'MONGODB_URI', secret: 'hunter2' },
+      { name: 'a PORT that is not a number', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', PORT: 'eighty' }, variable: 'PORT' },
+      { name: 'an unknown LOG_LEVEL', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', LOG_LEVEL: 'chatty' }, variable: 'LOG_LEVEL' },
+      { name: 'a bad LOGSENE_URL', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', LOGSENE_TOKEN: 'tok-s3cret', LOGSENE_URL: 'nowhere' }, variable: 'LOGSENE_URL', secret: 'tok-s3cret' },
+    ];
+    for (const { name, env, variable, secret } of cases) {
+      it(`${name} → exit 1 with ${variable} on stderr`, async () => {
+        const exit = await within(start(serverJs, env).exited, 8000, 'exiting');
+        expect(exit.code).to.equal(1);
+        expect(exit.stderr).to.include(variable);
+        expect(exit.stdout).to.equal('');
+        if (secret) expect(exit.stderr).not.to.include(secret);
+      });
+    }
+  });
+
+  describe('with its database unreachable', () => {
+    it('listens anyway, answers 503, and still stops at once on SIGTERM', async () => {
+      const port = await freePort();
+      const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks` });
+      try {
+        let health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
+        for (let tries = 0; !health && tries < 50; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
+        }
+        expect(health?.status).to.equal(503);
+        expect((await request(`http://127.0.0.1:${port}`, '/tasks')).status).to.equal(503);
+        expect(await runHealthcheck(port)).to.equal(1);
+        // Stop it while it waits between two connection attempts.
+        for (let tries = 0; !server.stdout().includes('database connection failed; retrying') && tries < 60; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(server.stdout()).to.include('database connection failed; retrying');
+        server.child.kill('SIGTERM');
+        const exit = await within(server.exited, 5000, 'stopping');
+        expect(exit.code).to.equal(0);
+        expect(jsonLines(exit.stdout).map((line) => line.message)).to.include('stopped');
+      } finally {
+        server.child.kill('SIGKILL');
+      }
+    });
+  });
+
+  describe('SIGTERM during a slow request', () => {
+    let ferret: FerretDB;
+    let proxy: DelayProxy;
+
+    before(async () => {
+      ferret = await startFerretDB();
+      proxy = await startDelayProxy(ferret.port);
+    });
+
+    after(async () => {
+      await proxy.close();
+      await ferret.destroy();
+    });
+
+    it('finishes the request, refuses new connections, closes the database and exits within 10 s', async () => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/sigterm`, LOG_LEVEL: 'info' });
+      try {
+        await waitUntilHealthy(url, 10000);
+        expect(await runHealthcheck(port)).to.equal(0);
+        const created = await request(url, '/tasks', { method: 'POST', body: { title: 'in flight' } });
+        expect(created.status).to.equal(201);
+
+        // Every database round trip now takes 2 s: the next request is slow.
+        proxy.setDelay(2000);
+        const held = proxy.nextHeld();
+        const slow = request(url, '/tasks');
+        await held;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const signalled = Date.now();
+        server.child.kill('SIGTERM');
+
+        let refused = false;
+        for (let tries = 0; !refused && tries < 20; tries++) {
+          refused = await refusesConnections(port);
+          if (!refused) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(refused, 'new connections are refused after SIGTERM').to.equal(true);
+
+        const reply = await slow;
+        expect(reply.status, reply.text).to.equal(200);
+        expect((reply.json as { tasks: { title: string }[] }).tasks.map((task) => task.title)).to.deep.equal(['in flight']);
+        expect(reply.durationMs).to.be.at.least(1500);
+        proxy.setDelay(0);
+
+        const exit = await within(server.exited, 10000, 'exiting after SIGTERM');
+        expect(exit.code).to.equal(0);
+        expect(Date.now() - signalled).to.be.below(10000);
+
+        // stdout is JSON lines: the slow request is logged after the shutdown began and before the process stopped.
+        const lines = jsonLines(exit.stdout);
+        const indexOf = (predicate: (line: Record<string, unknown>) => boolean): number => lines.findIndex(predicate);
+        const shuttingDown = indexOf((line) => line.message === 'shutting down: finishing in-flight requests');
+        const slowLogged = indexOf((line) => line.message === 'request' && line.method === 'GET' && line.path === '/tasks');
+        const stopped = indexOf((line) => line.message === 'stopped');
+        expect(lines[slowLogged]).to.include({ status: 200 });
+        expect(shuttingDown).to.be.within(0, slowLogged - 1);
+        expect(stopped).to.equal(lines.length - 1).and.be.greaterThan(slowLogged);
+      } finally {
+        server.child.kill('SIGKILL');
+        proxy.setDelay(0);
+      }
+      expect(await runHealthcheck(port)).to.equal(1);
+    });
+  });
+});
