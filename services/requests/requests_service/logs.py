@@ -37,14 +37,18 @@ class PapertrailHandler(logging.handlers.SysLogHandler):
         self._retry_at = 0.0
         self._reported_at = -math.inf
         socktype = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        # The base __init__ connects at once, in the caller's thread; connect on the first record instead, in the
+        # queue's thread, so a hanging Papertrail cannot delay a worker's start either.
+        self._deferred = True
         super().__init__((host, port), socktype=socktype)
+        self._deferred = False
         self.setFormatter(SyslogFormatter())
 
     def createSocket(self):  # noqa: N802 - overrides SysLogHandler's name
         # The base class raises from __init__ when the host is unknown or refuses TCP, and connects without a
         # timeout; here a failure only postpones the next attempt, and the records meanwhile are dropped.
         self.unixsocket = False
-        if time.monotonic() < self._retry_at:
+        if self._deferred or time.monotonic() < self._retry_at:
             return
         host, port = self.destination
         try:

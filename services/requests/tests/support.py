@@ -174,14 +174,14 @@ def service_env(**variables: str) -> dict:
 
 
 def start_gunicorn(env: dict, log_path: Path) -> subprocess.Popen:
-    log = log_path.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=SERVICE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+            cwd=SERVICE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_healthy(base_url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
