@@ -1,6 +1,10 @@
 """The service as it runs in the image: gunicorn with gunicorn.conf.py, real processes, real sockets."""
 
+import json
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -8,7 +12,7 @@ import uuid
 
 import psycopg2
 import pytest
-from support import execute, free_port, http, row_count, service_env, start_gunicorn, wait_healthy
+from support import SERVICE_DIR, execute, free_port, http, row_count, service_env, start_gunicorn, wait_healthy
 
 from requests_service import db
 
@@ -18,6 +22,16 @@ TASK = "f" * 24
 def with_search_path(url: str, schema: str) -> str:
     # libpq's options parameter puts every connection of the service into its own, empty schema.
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def run_healthcheck(port: int) -> subprocess.CompletedProcess:
+    """Run the Dockerfile's HEALTHCHECK command (exec form) with this interpreter in place of the image's python."""
+    dockerfile = (SERVICE_DIR / "Dockerfile").read_text()
+    command = json.loads(re.search(r"HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])", dockerfile).group(1))
+    assert command[0] == "python"
+    return subprocess.run(
+        [sys.executable, *command[1:]], env=service_env(PORT=str(port)), capture_output=True, timeout=10
+    )
 
 
 @pytest.fixture
@@ -85,6 +99,10 @@ def test_workers_start_together_on_an_empty_database(database_url, empty_schema,
     status, body = http("POST", f"http://127.0.0.1:{port}/requests", {"task_id": TASK, "requester": "ana"})
     assert status == 201
     assert body["status"] == "pending"
+
+    # The image's HEALTHCHECK command passes against this server, and fails where nothing answers.
+    assert run_healthcheck(port).returncode == 0
+    assert run_healthcheck(free_port()).returncode != 0
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
