@@ -83,6 +83,12 @@ def _choice(allowed: tuple[str, ...], normalize: Callable[[str], str]) -> Callab
     return parse
 
 
+def _level_name(value: str) -> str:
+    # The deployment shares one logLevel with the Node service, whose levels say "warn".
+    name = value.upper()
+    return "WARNING" if name == "WARN" else name
+
+
 def _workers(value: str) -> int:
     if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= 64:
         raise ValueError("must be a number of worker processes from 1 to 64")
@@ -116,7 +122,7 @@ SCHEMA = (
         secret=True,
     ),
     Variable("PAPERTRAIL_PROTOCOL", _choice(PROTOCOLS, str.lower), "udp or tcp", default="udp"),
-    Variable("LOG_LEVEL", _choice(LOG_LEVELS, str.upper), "the lowest level logged", default="INFO"),
+    Variable("LOG_LEVEL", _choice(LOG_LEVELS, _level_name), "the lowest level logged", default="INFO"),
     Variable("WEB_CONCURRENCY", _workers, "gunicorn worker processes", default="2"),
 )
 

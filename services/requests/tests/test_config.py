@@ -90,6 +90,14 @@ def test_bad_variable_is_named(variable, value, says):
     assert "logs5.papertrailapp.com" not in message  # the destination is a secret too
 
 
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [("debug", "DEBUG"), ("info", "INFO"), ("warn", "WARNING"), ("Warning", "WARNING"), ("error", "ERROR")],
+)
+def test_log_levels_of_the_deployment_are_accepted(value, level):
+    assert load_config({**GOOD, "LOG_LEVEL": value})["LOG_LEVEL"] == level
+
+
 def test_every_problem_is_listed_at_once():
     message = problems({"PORT": "x", "LOG_LEVEL": "LOUD"})
     for variable in ("DATABASE_URL", "TASKS_URL", "PORT", "LOG_LEVEL"):
