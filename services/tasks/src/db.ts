@@ -79,16 +79,22 @@ export function describeMongoUri(uri: string): string {
   return `${match[1] ?? ''}${match[2] ?? ''}${match[3] ?? ''}`;
 }
 
+// Server error codes that mean "this server cannot serve now" (shutting down, stepping down, unreachable peer): the
+// driver's own list of retryable codes. A replica set election answers these for a few seconds.
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
 /** Whether `error` means the database could not be reached (answer 503), as opposed to a bug (answer 500). */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  const { mongo } = mongoose;
   return (
-    error instanceof mongoose.mongo.MongoNetworkError ||
-    error instanceof mongoose.mongo.MongoServerSelectionError ||
-    error instanceof mongoose.mongo.MongoNotConnectedError ||
-    error instanceof mongoose.mongo.MongoTopologyClosedError ||
+    error instanceof mongo.MongoNetworkError ||
+    error instanceof mongo.MongoServerSelectionError ||
+    error instanceof mongo.MongoNotConnectedError ||
+    error instanceof mongo.MongoTopologyClosedError ||
+    (error instanceof mongo.MongoServerError && typeof error.code === 'number' && UNAVAILABLE_CODES.has(error.code)) ||
     // mongoose's own refusal to send a query before the first connect, with bufferCommands off.
-    (error.name === 'MongooseError' && /initial connection|not connected|client was closed/i.test(error.message))
+    (error.name === 'MongooseError' && error.message.includes('before initial connection'))
   );
 }
 

@@ -85,13 +85,12 @@ export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    let answer = toHttpError(error);
-    if (answer?.status === 503) {
-      logger.warn('database unavailable', { method: req.method, path: req.path, reason: error instanceof Error ? error.message : String(error) });
-    }
-    if (!answer) {
-      logger.error('unexpected error', { method: req.method, path: req.path, error });
-      answer = new HttpError(500, 'internal error');
+    const answer = toHttpError(error) ?? new HttpError(500, 'internal error');
+    if (answer.status >= 500) {
+      // Client mistakes are already in the request log line; these need their cause next to it.
+      const cause = error instanceof Error ? { reason: error.message, stack: error.stack } : { reason: String(error) };
+      if (isDatabaseUnavailable(error)) logger.warn('database unreachable during a request', { method: req.method, path: req.path, reason: cause.reason });
+      else if (!(error instanceof HttpError)) logger.error('unexpected error', { method: req.method, path: req.path, ...cause });
     }
     const body: ErrorBody = { error: answer.error, details: answer.details };
     res.status(answer.status).set(answer.headers).json(body);

@@ -67,7 +67,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 // A bug that escapes every handler: log it and exit, so the container's restart policy starts a clean process.
 process.on('uncaughtException', (error) => {
-  logger.error('uncaught exception; exiting', { error });
+  logger.error('uncaught exception; exiting', { reason: error.message, stack: error.stack });
   process.exit(1);
 });
 process.on('unhandledRejection', (reason) => {
