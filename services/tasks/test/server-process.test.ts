@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { startBulkReceiver } from './support/bulk-receiver.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { freePort, startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { request } from './support/http.js';
@@ -119,6 +120,41 @@ describe('server process', function () {
         expect(jsonLines(exit.stdout).map((line) => line.message)).to.include('stopped');
       } finally {
         server.child.kill('SIGKILL');
+      }
+    });
+  });
+
+  describe('with Logsene configured', () => {
+    it('ships its log lines to LOGSENE_URL under LOGSENE_TOKEN, the last ones as it stops', async () => {
+      const token = 'process-test-token-7f3a';
+      const receiver = await startBulkReceiver();
+      const port = await freePort();
+      const server = start(serverJs, {
+        PORT: String(port),
+        MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks`,
+        LOGSENE_TOKEN: token,
+        LOGSENE_URL: receiver.url,
+      });
+      try {
+        let health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
+        for (let tries = 0; !health && tries < 50; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
+        }
+        expect(health?.status).to.equal(503);
+        server.child.kill('SIGTERM');
+        const exit = await within(server.exited, 5000, 'stopping');
+        expect(exit.code).to.equal(0);
+
+        // Logs batch every 20 s, so everything here arrived through the flush on SIGTERM.
+        expect(receiver.entries.map((entry) => entry.action.index?._index)).to.satisfy((indexes: unknown[]) => indexes.every((index) => index === token));
+        const shipped = receiver.entries.map((entry) => entry.document);
+        expect(shipped.find((doc) => doc.path === '/health')).to.include({ message: 'request', method: 'GET', status: 503 });
+        expect(shipped.map((doc) => doc.message)).to.include.members(['listening', 'shutting down: finishing in-flight requests', 'stopped']);
+        expect(exit.stdout + exit.stderr).not.to.include(token);
+      } finally {
+        server.child.kill('SIGKILL');
+        await receiver.close();
       }
     });
   });
