@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import { openDatabase, type Database } from '../src/db.js';
 import type { TaskJson } from '../src/task-model.js';
-import { silentLogger } from './support/database.js';
+import { silentLogger } from './support/logs.js';
 import { startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { listen, request, type Listening, type Reply } from './support/http.js';
 

@@ -8,7 +8,7 @@ import { startBulkReceiver, type BulkReceiver } from './support/bulk-receiver.js
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { freePort } from './support/ferretdb.js';
 import { listen, request, type Listening } from './support/http.js';
-import { MemoryStream } from './support/memory-stream.js';
+import { MemoryStream } from './support/logs.js';
 
 const TOKEN = 'a1b2c3d4-0000-4000-8000-logsene-test';
 

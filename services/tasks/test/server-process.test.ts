@@ -96,6 +96,19 @@ describe('server process', function () {
     }
   });
 
+  it('exits 1 when its port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    try {
+      const port = String((taken.address() as net.AddressInfo).port);
+      const exit = await within(start(serverJs, { PORT: port, MONGODB_URI: 'mongodb://127.0.0.1:1/tasks' }).exited, 8000, 'exiting');
+      expect(exit.code).to.equal(1);
+      expect(jsonLines(exit.stdout).find((line) => line.message === 'server error')).to.have.property('reason').that.includes('EADDRINUSE');
+    } finally {
+      taken.close();
+    }
+  });
+
   describe('with its database unreachable', () => {
     it('listens anyway, answers 503, and still stops at once on SIGTERM', async () => {
       const port = await freePort();

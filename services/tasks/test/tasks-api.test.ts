@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import type { TaskJson } from '../src/task-model.js';
-import { openTestDatabase, silentLogger, type TestDatabase } from './support/database.js';
+import { openTestDatabase, type TestDatabase } from './support/database.js';
+import { silentLogger } from './support/logs.js';
 import { listen, request, type Listening } from './support/http.js';
 
 interface TaskList {

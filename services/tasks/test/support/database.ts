@@ -1,8 +1,8 @@
 // The database the tests share: MONGODB_URI when set (a real MongoDB works too), else a FerretDB started here.
 import { randomBytes } from 'node:crypto';
-import winston from 'winston';
 import { openDatabase, type Database } from '../../src/db.js';
 import { startFerretDB, type FerretDB } from './ferretdb.js';
+import { silentLogger } from './logs.js';
 
 let ownServer: Promise<FerretDB> | undefined;
 
@@ -17,10 +17,6 @@ export async function sharedMongoUri(): Promise<string> {
 export async function stopOwnServer(): Promise<void> {
   if (ownServer) await (await ownServer).destroy();
   ownServer = undefined;
-}
-
-export function silentLogger(): winston.Logger {
-  return winston.createLogger({ silent: true });
 }
 
 export interface TestDatabase extends Database {

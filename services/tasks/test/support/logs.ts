@@ -1,5 +1,10 @@
-// A writable stream that keeps what the logger writes, so tests can read its JSON lines.
+// Loggers for tests: one that says nothing, and a stream that keeps the JSON lines a logger writes.
 import { Writable } from 'node:stream';
+import winston from 'winston';
+
+export function silentLogger(): winston.Logger {
+  return winston.createLogger({ silent: true });
+}
 
 export class MemoryStream extends Writable {
   private text = '';
