@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startBulkReceiver } from './support/bulk-receiver.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { freePort, startFerretDB, type FerretDB } from './support/ferretdb.js';
-import { request } from './support/http.js';
+import { request, type Reply } from './support/http.js';
 
 const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url));
 const healthcheckJs = fileURLToPath(new URL('../src/healthcheck.js', import.meta.url));
@@ -55,6 +55,16 @@ async function waitUntilHealthy(url: string, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   expect.fail(`the server was not healthy within ${timeoutMs} ms`);
+}
+
+/** The first answer to `path` once the server listens (it may still be starting). */
+async function firstAnswer(url: string, path: string): Promise<Reply> {
+  for (let tries = 0; tries < 50; tries++) {
+    const reply = await request(url, path).catch(() => undefined);
+    if (reply) return reply;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return expect.fail(`nothing answered ${url}${path} within 5 s`);
 }
 
 /** Whether a TCP connection to `port` is refused (the server stopped accepting). */
@@ -114,12 +124,8 @@ describe('server process', function () {
       const port = await freePort();
       const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks` });
       try {
-        let health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
-        for (let tries = 0; !health && tries < 50; tries++) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
-        }
-        expect(health?.status).to.equal(503);
+        const health = await firstAnswer(`http://127.0.0.1:${port}`, '/health');
+        expect(health.status).to.equal(503);
         expect((await request(`http://127.0.0.1:${port}`, '/tasks')).status).to.equal(503);
         expect(await runHealthcheck(port)).to.equal(1);
         // Stop it while it waits between two connection attempts.
@@ -149,12 +155,8 @@ describe('server process', function () {
         LOGSENE_URL: receiver.url,
       });
       try {
-        let health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
-        for (let tries = 0; !health && tries < 50; tries++) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          health = await request(`http://127.0.0.1:${port}`, '/health').catch(() => undefined);
-        }
-        expect(health?.status).to.equal(503);
+        const health = await firstAnswer(`http://127.0.0.1:${port}`, '/health');
+        expect(health.status).to.equal(503);
         server.child.kill('SIGTERM');
         const exit = await within(server.exited, 5000, 'stopping');
         expect(exit.code).to.equal(0);
