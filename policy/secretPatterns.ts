@@ -14,7 +14,10 @@ const secretPatterns: SecretPattern[] = [
     },
     { kind: "a Docker Hub access token (dckr_pat_…)", pattern: /\bdckr_(?:pat|oat)_[A-Za-z0-9_-]{8,}/g },
     { kind: "an AWS access key id (AKIA…)", pattern: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g },
-    { kind: "a private key block (-----BEGIN … PRIVATE KEY-----)", pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g },
+    {
+        kind: "a private key block (-----BEGIN … PRIVATE KEY-----)",
+        pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g,
+    },
     {
         kind: "a password, token or secret assigned a value (password=…, token: …)",
         // A name ending in a secret word, `=` or `:`, then a literal on the same line: not empty, not `$VAR` or

@@ -13,7 +13,9 @@ function modified(resource: RecordedResource, inputs: Record<string, unknown>): 
 
 /** The violations of one policy for one resource. */
 async function violationsOf(policy: string, resource: RecordedResource): Promise<string[]> {
-    return (await analyze(resource)).filter((violation) => violation.policy === policy).map((violation) => violation.message);
+    return (await analyze(resource))
+        .filter((violation) => violation.policy === policy)
+        .map((violation) => violation.message);
 }
 
 for (const stack of ["dev", "prod"]) {
@@ -80,10 +82,15 @@ describe("policy pack over modified copies of the program's resources (the harne
         const host = named(resources, "tasks-host");
         const userData = host.inputs.userData as string;
         const leaky = modified(host, {
-            userData: userData.replace("LOG_LEVEL=debug", `LOG_LEVEL=debug\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`),
+            userData: userData.replace(
+                "LOG_LEVEL=debug",
+                `LOG_LEVEL=debug\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`,
+            ),
         });
         expect(await violationsOf("no-secrets-in-user-data", leaky)).to.have.length(1);
-        const tagged = modified(host, { userData: userData.replace(/IMAGE=(\S+)@sha256:[0-9a-f]{64}/, "IMAGE=$1:dev") });
+        const tagged = modified(host, {
+            userData: userData.replace(/IMAGE=(\S+)@sha256:[0-9a-f]{64}/, "IMAGE=$1:dev"),
+        });
         expect(await violationsOf("host-image-pinned-by-digest", tagged)).to.deep.equal([
             "userData sets IMAGE to docker.io/octocat/tasks:dev, which is not pinned by digest: reference it as " +
                 "repository@sha256:<digest> (docker.Image's repoDigest) so the host runs exactly the image that was " +
@@ -93,9 +100,13 @@ describe("policy pack over modified copies of the program's resources (the harne
 
     it("fails a secret's parameter stored as String, and an untagged resource", async () => {
         const parameter = named(resources, "tasks-mongodb-uri");
-        expect(await violationsOf("ssm-secrets-are-securestring", modified(parameter, { type: "String" }))).to.have.length(1);
+        expect(
+            await violationsOf("ssm-secrets-are-securestring", modified(parameter, { type: "String" })),
+        ).to.have.length(1);
         const address = named(resources, "tasks-eip");
-        expect(await violationsOf("required-tags", modified(address, { tags: { project: "microservices" } }))).to.have.length(1);
+        expect(
+            await violationsOf("required-tags", modified(address, { tags: { project: "microservices" } })),
+        ).to.have.length(1);
     });
 
     it("hands secrets to the policies as plain values, as CrossGuard does", async () => {

@@ -10,6 +10,8 @@ import { instanceUserData, launchTemplateUserData, UserDataText } from "../userD
 export const versionPinnedHelperImages = ["public.ecr.aws/aws-cli/aws-cli"];
 
 const digestPinned = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
+/** major.minor.patch: `2.31.23` names one release, where `2` or `latest` move. */
+const exactVersion = /^v?\d+\.\d+\.\d+([-+.][0-9A-Za-z.-]+)?$/;
 
 /** An image reference split into repository and tag; the tag is after the last ":" that follows the last "/". */
 function repositoryAndTag(image: string): { repository: string; tag?: string } {
@@ -20,7 +22,7 @@ function repositoryAndTag(image: string): { repository: string; tag?: string } {
 function isPinned(image: string): boolean {
     if (digestPinned.test(image)) return true;
     const { repository, tag } = repositoryAndTag(image);
-    return versionPinnedHelperImages.includes(repository) && tag !== undefined && tag !== "latest";
+    return versionPinnedHelperImages.includes(repository) && exactVersion.test(tag ?? "");
 }
 
 /** The violation for an unpinned image; `what` says where user data names it. */
@@ -29,7 +31,7 @@ function unpinnedMessage(property: string, what: string, image: string): string 
     if (versionPinnedHelperImages.includes(repository)) {
         return (
             `${property} ${what}, which is pinned neither by digest nor by an exact version tag: ` +
-            `pin it as ${repository}@sha256:<digest>, or by a version tag other than "latest".`
+            `pin it as ${repository}@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.`
         );
     }
     return (
@@ -112,6 +114,8 @@ export const imagePinnedByDigest: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: [
         reportViolationsOf(aws.ec2.Instance, (instance) => imageDigestViolations(instanceUserData(instance))),
-        reportViolationsOf(aws.ec2.LaunchTemplate, (template) => imageDigestViolations(launchTemplateUserData(template))),
+        reportViolationsOf(aws.ec2.LaunchTemplate, (template) =>
+            imageDigestViolations(launchTemplateUserData(template)),
+        ),
     ],
 };

@@ -42,16 +42,24 @@ class NotApplicable extends Error {}
 function validationArgs(resource: AnalyzedResource): ResourceValidationArgs {
     const props = unknownCheckingProxy(policyView(resource.inputs) as Record<string, unknown>);
     // Generated resource classes carry their type token, which is how @pulumi/policy matches them too.
-    const isType = (resourceClass: object) => (resourceClass as { __pulumiType?: string }).__pulumiType === resource.type;
+    const isType = (resourceClass: object) =>
+        (resourceClass as { __pulumiType?: string }).__pulumiType === resource.type;
     return {
         type: resource.type,
         name: resource.name,
         urn: `urn:pulumi:test::microservices::${resource.type}::${resource.name}`,
         props,
-        opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
+        opts: {
+            protect: false,
+            ignoreChanges: [],
+            aliases: [],
+            additionalSecretOutputs: [],
+            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+        },
         stackTags: new Map(),
         isType,
-        asType: ((resourceClass: object) => (isType(resourceClass) ? props : undefined)) as ResourceValidationArgs["asType"],
+        asType: ((resourceClass: object) =>
+            isType(resourceClass) ? props : undefined) as ResourceValidationArgs["asType"],
         getConfig: <T extends object>() => ({}) as T,
         notApplicable: (reason?: string): never => {
             throw new NotApplicable(reason);
@@ -69,7 +77,9 @@ export async function analyze(
         const validations = [policy.validateResource ?? []].flat();
         for (const validate of validations) {
             try {
-                await validate(validationArgs(resource), (message) => violations.push({ policy: policy.name, message }));
+                await validate(validationArgs(resource), (message) =>
+                    violations.push({ policy: policy.name, message }),
+                );
             } catch (error) {
                 if (!(error instanceof NotApplicable)) throw error;
             }

@@ -1,5 +1,9 @@
 import { expect } from "chai";
-import { ebsVolumeViolations, instanceVolumeViolations, launchTemplateVolumeViolations } from "../rules/encryptedVolumes";
+import {
+    ebsVolumeViolations,
+    instanceVolumeViolations,
+    launchTemplateVolumeViolations,
+} from "../rules/encryptedVolumes";
 import { analyze } from "./analyze";
 
 const fix = "so the volume and its snapshots are encrypted at rest (add kmsKeyId for a customer-managed key).";
@@ -7,29 +11,31 @@ const rootMessage = `rootBlockDevice.encrypted is not true: set rootBlockDevice.
 
 describe("policy ebs-volumes-encrypted", () => {
     describe("instances", () => {
-        const cases: { title: string; props: Parameters<typeof instanceVolumeViolations>[0]; violations: string[] }[] = [
-            {
-                title: "passes an encrypted root and EBS volume",
-                props: {
-                    rootBlockDevice: { encrypted: true },
-                    ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: true }],
+        const cases: { title: string; props: Parameters<typeof instanceVolumeViolations>[0]; violations: string[] }[] =
+            [
+                {
+                    title: "passes an encrypted root and EBS volume",
+                    props: {
+                        rootBlockDevice: { encrypted: true },
+                        ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: true }],
+                    },
+                    violations: [],
                 },
-                violations: [],
-            },
-            { title: "fails an unencrypted root volume", props: { rootBlockDevice: { encrypted: false } }, violations: [rootMessage] },
-            { title: "fails a root volume left to the AMI's default", props: {}, violations: [rootMessage] },
-            {
-                title: "fails an unencrypted extra EBS volume",
-                props: {
-                    rootBlockDevice: { encrypted: true },
-                    ebsBlockDevices: [
-                        { deviceName: "/dev/sdf", encrypted: true },
-                        { deviceName: "/dev/sdg" },
-                    ],
+                {
+                    title: "fails an unencrypted root volume",
+                    props: { rootBlockDevice: { encrypted: false } },
+                    violations: [rootMessage],
                 },
-                violations: [`ebsBlockDevices[1] (/dev/sdg) is not encrypted: set its encrypted to true ${fix}`],
-            },
-        ];
+                { title: "fails a root volume left to the AMI's default", props: {}, violations: [rootMessage] },
+                {
+                    title: "fails an unencrypted extra EBS volume",
+                    props: {
+                        rootBlockDevice: { encrypted: true },
+                        ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: true }, { deviceName: "/dev/sdg" }],
+                    },
+                    violations: [`ebsBlockDevices[1] (/dev/sdg) is not encrypted: set its encrypted to true ${fix}`],
+                },
+            ];
         for (const { title, props, violations } of cases) {
             it(title, () => expect(instanceVolumeViolations(props)).to.deep.equal(violations));
         }
@@ -38,7 +44,10 @@ describe("policy ebs-volumes-encrypted", () => {
     describe("launch templates", () => {
         it("passes encrypted EBS mappings and mappings without EBS", () => {
             const props = {
-                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true" } }, { deviceName: "/dev/sdb" }],
+                blockDeviceMappings: [
+                    { deviceName: "/dev/xvda", ebs: { encrypted: "true" } },
+                    { deviceName: "/dev/sdb" },
+                ],
             };
             expect(launchTemplateVolumeViolations(props)).to.deep.equal([]);
         });
@@ -64,7 +73,9 @@ describe("policy ebs-volumes-encrypted", () => {
                 .map((violation) => violation.message);
         expect(await messages("aws:ec2/instance:Instance", {})).to.deep.equal([rootMessage]);
         expect(await messages("aws:ebs/volume:Volume", { encrypted: false })).to.have.length(1);
-        expect(await messages("aws:ec2/launchTemplate:LaunchTemplate", { blockDeviceMappings: [{ ebs: {} }] })).to.deep.equal([
+        expect(
+            await messages("aws:ec2/launchTemplate:LaunchTemplate", { blockDeviceMappings: [{ ebs: {} }] }),
+        ).to.deep.equal([
             `blockDeviceMappings[0].ebs (no deviceName) is not encrypted: set ebs.encrypted to "true" ${fix}`,
         ]);
     });

@@ -13,7 +13,7 @@ const serviceFix =
     "host runs exactly the image that was built and tested.";
 const helperFix =
     "which is pinned neither by digest nor by an exact version tag: pin it as " +
-    'public.ecr.aws/aws-cli/aws-cli@sha256:<digest>, or by a version tag other than "latest".';
+    "public.ecr.aws/aws-cli/aws-cli@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.";
 
 function check(text: string): string[] {
     return imageDigestViolations([{ property: "userData", text }]);
@@ -23,10 +23,20 @@ describe("policy host-image-pinned-by-digest", () => {
     describe("passes", () => {
         const cases: { title: string; text: string }[] = [
             { title: "the program's user data: service by digest, AWS CLI by version tag", text: realUserData },
-            { title: "a unit's IMAGE pinned by digest", text: `Environment="IMAGE=docker.io/octocat/tasks@${digest}"\n` },
+            {
+                title: "a unit's IMAGE pinned by digest",
+                text: `Environment="IMAGE=docker.io/octocat/tasks@${digest}"\n`,
+            },
             { title: "a tag and a digest together", text: `IMAGE=docker.io/octocat/tasks:dev@${digest}\n` },
+            {
+                title: "the AWS CLI helper by digest",
+                text: `AWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli@${digest}\n`,
+            },
             { title: "docker run of a digest", text: `docker run -d --name web -p 80:80 nginx@${digest}\n` },
-            { title: "docker run of a variable, judged where it is set", text: 'docker run --rm --network host "$IMAGE" ls\n' },
+            {
+                title: "docker run of a variable, judged where it is set",
+                text: 'docker run --rm --network host "$IMAGE" ls\n',
+            },
             { title: "user data that runs no container", text: "#!/bin/sh\necho hello\n" },
             { title: "a commented-out docker run", text: "# docker run nginx:latest\n" },
         ];
@@ -51,11 +61,16 @@ describe("policy host-image-pinned-by-digest", () => {
                 violations: [`userData sets APP_IMAGE to docker.io/octocat/tasks:1.2.3, ${serviceFix}`],
             },
             {
-                title: "the AWS CLI helper image on latest or untagged",
-                text: 'Environment="AWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli:latest"\nAWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli\n',
+                title: "the AWS CLI helper image on latest, untagged, or on a moving major tag",
+                text: [
+                    'Environment="AWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli:latest"',
+                    "AWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli",
+                    "AWS_CLI_IMAGE=public.ecr.aws/aws-cli/aws-cli:2",
+                ].join("\n"),
                 violations: [
                     `userData sets AWS_CLI_IMAGE to public.ecr.aws/aws-cli/aws-cli:latest, ${helperFix}`,
                     `userData sets AWS_CLI_IMAGE to public.ecr.aws/aws-cli/aws-cli, ${helperFix}`,
+                    `userData sets AWS_CLI_IMAGE to public.ecr.aws/aws-cli/aws-cli:2, ${helperFix}`,
                 ],
             },
             {

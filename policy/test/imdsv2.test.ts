@@ -35,7 +35,9 @@ describe("policy ec2-imdsv2-required", () => {
             (await analyze({ type, name: "x", inputs: optional }))
                 .filter((violation) => violation.policy === "ec2-imdsv2-required")
                 .map((violation) => violation.message);
-        expect(await policyOf("aws:ec2/instance:Instance")).to.deep.equal([`metadataOptions.httpTokens is "optional": ${fix}`]);
+        expect(await policyOf("aws:ec2/instance:Instance")).to.deep.equal([
+            `metadataOptions.httpTokens is "optional": ${fix}`,
+        ]);
         expect(await policyOf("aws:ec2/launchTemplate:LaunchTemplate")).to.have.length(1);
         expect(await policyOf("aws:ec2/eip:Eip")).to.deep.equal([]);
     });

@@ -57,7 +57,13 @@ describe("policy no-public-ssh-ingress", () => {
             const props = {
                 ingress: [
                     { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
-                    { protocol: "all", fromPort: 0, toPort: 0, cidrBlocks: ["10.0.0.0/8", "0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+                    {
+                        protocol: "all",
+                        fromPort: 0,
+                        toPort: 0,
+                        cidrBlocks: ["10.0.0.0/8", "0.0.0.0/0"],
+                        ipv6CidrBlocks: ["::/0"],
+                    },
                 ],
             };
             const range = 'ingress[1].protocol "all", ingress[1].fromPort 0, ingress[1].toPort 0';
@@ -85,9 +91,14 @@ describe("policy no-public-ssh-ingress", () => {
         const ssh = { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] };
         const count = async (type: string, inputs: Record<string, unknown>) =>
             (await analyze({ type, name: "x", inputs })).filter((v) => v.policy === "no-public-ssh-ingress").length;
-        expect(await count("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {
-            cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: 22, toPort: 22,
-        })).to.equal(1);
+        expect(
+            await count("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {
+                cidrIpv4: "0.0.0.0/0",
+                ipProtocol: "tcp",
+                fromPort: 22,
+                toPort: 22,
+            }),
+        ).to.equal(1);
         expect(await count("aws:ec2/securityGroup:SecurityGroup", { ingress: [ssh] })).to.equal(1);
         expect(await count("aws:ec2/securityGroupRule:SecurityGroupRule", { type: "ingress", ...ssh })).to.equal(1);
     });

@@ -8,7 +8,12 @@ import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import * as pulumi from "@pulumi/pulumi";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import { AnalyzeRequest, AnalyzerResourceOptions, AnalyzerInfo, EnforcementLevel } from "@pulumi/pulumi/proto/analyzer_pb";
+import {
+    AnalyzeRequest,
+    AnalyzerResourceOptions,
+    AnalyzerInfo,
+    EnforcementLevel,
+} from "@pulumi/pulumi/proto/analyzer_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { policies } from "../policies";
@@ -31,7 +36,9 @@ function startPack(): Promise<{ child: ChildProcess; port: number }> {
             if (port) resolve({ child, port: Number(port[1]) });
         });
         child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("exit", (code) => reject(new Error(`the pack exited with ${code} before serving:\n${stdout}${stderr}`)));
+        child.on("exit", (code) =>
+            reject(new Error(`the pack exited with ${code} before serving:\n${stdout}${stderr}`)),
+        );
     });
 }
 
@@ -42,7 +49,10 @@ function analyzerInfo(client: AnalyzerClient): Promise<AnalyzerInfo> {
 }
 
 /** The server's violations for one resource, as policy name and message. */
-function analyzeOverGrpc(client: AnalyzerClient, resource: AnalyzedResource): Promise<{ policy: string; message: string }[]> {
+function analyzeOverGrpc(
+    client: AnalyzerClient,
+    resource: AnalyzedResource,
+): Promise<{ policy: string; message: string }[]> {
     const request = new AnalyzeRequest()
         .setType(resource.type)
         .setName(resource.name)
@@ -100,7 +110,9 @@ describe("the pack as the Pulumi CLI runs it", function () {
 
     it("is a nodejs pack with a version, as the CLI requires", () => {
         expect(fs.readFileSync(path.join(packDir, "PulumiPolicy.yaml"), "utf8")).to.match(/^runtime: nodejs$/m);
-        expect(JSON.parse(fs.readFileSync(path.join(packDir, "package.json"), "utf8")).version).to.match(/^\d+\.\d+\.\d+$/);
+        expect(JSON.parse(fs.readFileSync(path.join(packDir, "package.json"), "utf8")).version).to.match(
+            /^\d+\.\d+\.\d+$/,
+        );
     });
 
     it("serves every policy, each mandatory and described", async () => {

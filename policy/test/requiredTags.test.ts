@@ -10,7 +10,11 @@ const complete = { project: "microservices", stack: "dev", service: "tasks", Nam
 describe("policy required-tags", () => {
     const cases: { title: string; tags: Record<string, string> | undefined; violations: string[] }[] = [
         { title: "passes project, stack and service", tags: complete, violations: [] },
-        { title: "fails a missing tag", tags: { project: "microservices", stack: "dev" }, violations: [`tags lacks "service": ${fix}`] },
+        {
+            title: "fails a missing tag",
+            tags: { project: "microservices", stack: "dev" },
+            violations: [`tags lacks "service": ${fix}`],
+        },
         { title: "fails an empty tag", tags: { ...complete, stack: "" }, violations: [`tags lacks "stack": ${fix}`] },
         {
             title: "fails a resource without tags",
@@ -34,14 +38,24 @@ describe("policy required-tags", () => {
     ];
     for (const type of taggable) {
         it(`requires the tags on ${type}, the program's taggable types`, async () => {
-            const violations = (await analyze({ type, name: "x", inputs: {} })).filter((v) => v.policy === "required-tags");
-            expect(violations.map((v) => v.message)).to.deep.equal([`tags lacks "project", "stack", "service": ${fix}`]);
+            const violations = (await analyze({ type, name: "x", inputs: {} })).filter(
+                (v) => v.policy === "required-tags",
+            );
+            expect(violations.map((v) => v.message)).to.deep.equal([
+                `tags lacks "project", "stack", "service": ${fix}`,
+            ]);
         });
     }
 
-    for (const type of ["aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "docker:index/image:Image"]) {
+    for (const type of [
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "docker:index/image:Image",
+    ]) {
         it(`leaves ${type} alone: it takes no tags`, async () => {
-            const violations = (await analyze({ type, name: "x", inputs: {} })).filter((v) => v.policy === "required-tags");
+            const violations = (await analyze({ type, name: "x", inputs: {} })).filter(
+                (v) => v.policy === "required-tags",
+            );
             expect(violations).to.deep.equal([]);
         });
     }

@@ -74,10 +74,15 @@ describe("policy ssm-secrets-are-securestring", () => {
         const inputs = {
             name: "/app/dev/settings",
             type: "String",
-            value: { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "mongodb://u:p4ss@db/app" },
+            value: {
+                [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+                value: "mongodb://u:p4ss@db/app",
+            },
         };
         const violations = await analyze({ type: "aws:ssm/parameter:Parameter", name: "settings", inputs });
-        expect(violations.filter((v) => v.policy === "ssm-secrets-are-securestring").map((v) => v.message)).to.deep.equal([
+        expect(
+            violations.filter((v) => v.policy === "ssm-secrets-are-securestring").map((v) => v.message),
+        ).to.deep.equal([
             `type is "String" but value holds what looks like a URI with credentials (scheme://user:password@host): ${fix}`,
         ]);
     });

@@ -28,11 +28,20 @@ describe("policy no-secrets-in-user-data", () => {
         const cases: { title: string; text: string }[] = [
             { title: "the rendered cloud-config of a host", text: realUserData },
             { title: "a plain URL with a port", text: "TASKS_URL=http://10.0.1.5:8080\nLOG_LEVEL=debug\n" },
-            { title: "names of secrets, not values", text: 'Environment="REQUIRED_PARAMETERS=LOGSENE_TOKEN MONGODB_URI"\n' },
+            {
+                title: "names of secrets, not values",
+                text: 'Environment="REQUIRED_PARAMETERS=LOGSENE_TOKEN MONGODB_URI"\n',
+            },
             { title: "an SSM path", text: 'Environment="PARAMETER_PATH=/microservices/dev/tasks"\n' },
             { title: "a secrets file path", text: 'Environment="SECRETS_FILE=/run/tasks/secrets.env"\n' },
-            { title: "a shell variable or command", text: 'token=$(curl -s -X PUT "$url")\nPASSWORD="${DB_PASSWORD}"\n' },
-            { title: "a URI whose password is a variable", text: "DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\n" },
+            {
+                title: "a shell variable or command",
+                text: 'token=$(curl -s -X PUT "$url")\nPASSWORD="${DB_PASSWORD}"\n',
+            },
+            {
+                title: "a URI whose password is a variable",
+                text: "DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\n",
+            },
             { title: "an empty assignment", text: 'password=\ntoken: ""\n' },
             { title: "an image pinned by digest", text: `IMAGE=docker.io/octocat/tasks@sha256:${"ab".repeat(32)}\n` },
         ];
