@@ -56,6 +56,7 @@ check_workflows() {
 }
 
 suite deployment npm test
+suite policy npm --prefix policy test
 suite tasks npm --prefix services/tasks test
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
 suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfile
