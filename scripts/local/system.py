@@ -1,0 +1,303 @@
+"""The whole system on loopback from the host toolchains, wired as in AWS: PostgreSQL and FerretDB (scripts/db), the
+Papertrail and Logsene stand-ins (scripts/receivers), the tasks service (node) and the requests service (gunicorn),
+whose TASKS_URL points at the tasks service.
+
+One implementation for two users: scripts/run-local.sh runs this file, which serves until Ctrl-C; the end-to-end test
+(e2e/) imports LocalSystem and also stops and restarts the tasks service. Every process it starts gets its own process
+group, so a Ctrl-C in the terminal reaches only this program, which then stops them all in reverse order.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS_DIR = ROOT / "services" / "tasks"
+REQUESTS_DIR = ROOT / "services" / "requests"
+GUNICORN = ROOT / ".cache" / "venv" / "bin" / "gunicorn"
+# Not a secret: the local receiver files each document under this index, as Logsene does under a real token.
+LOGSENE_TOKEN = "local-logsene-token"  # noqa: S105
+START_TIMEOUT = 30  # seconds for one component to become ready
+STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` allows
+
+
+class SetupError(Exception):
+    """Something the system needs is missing or did not start; the message says what and what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_installed() -> None:
+    """Fail with one message listing what scripts/install.sh would have put in place."""
+    missing = [str(path.relative_to(ROOT)) for path in (GUNICORN, TASKS_DIR / "node_modules") if not path.exists()]
+    missing += [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        raise SetupError(f"missing: {', '.join(missing)}; run scripts/install.sh first")
+
+
+def build_tasks() -> Path:
+    """Compile the tasks service unless dist/ is newer than its sources; return the entry point."""
+    entry = TASKS_DIR / "dist" / "src" / "server.js"
+    sources = [*TASKS_DIR.glob("src/**/*.ts"), *TASKS_DIR.glob("tsconfig*.json"), TASKS_DIR / "package-lock.json"]
+    if not entry.exists() or entry.stat().st_mtime < max(source.stat().st_mtime for source in sources):
+        run(["npm", "run", "--silent", "build"], cwd=TASKS_DIR)
+    return entry
+
+
+def run(command: list[str], cwd: Path = ROOT) -> str:
+    """Run a short command to completion and return its stdout; raise SetupError with its output when it fails."""
+    # Its own session: a server it leaves running in the background (FerretDB) must not get the terminal's Ctrl-C.
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, start_new_session=True, check=False)
+    if done.returncode != 0:
+        raise SetupError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}".rstrip())
+    return done.stdout.strip()
+
+
+def with_database(mongodb_uri: str, name: str) -> str:
+    """The same MongoDB URI with `name` as its database."""
+    return urlsplit(mongodb_uri)._replace(path=f"/{name}").geturl()
+
+
+def inherited_environment() -> dict[str, str]:
+    # Only what the toolchains need: the services see exactly the variables set here, never a stray one of the caller's.
+    return {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+
+
+class Process:
+    """A long-running child in its own process group, its stdout and stderr appended to `log`."""
+
+    def __init__(self, name: str, command: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None):
+        self.name, self.log = name, log
+        with open(log, "ab") as out:
+            self.popen = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches only the program that started it
+            )
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM to the group (gunicorn's workers too), SIGKILL after STOP_GRACE seconds."""
+        if self.running():
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.popen.wait()
+        self._signal_group(signal.SIGKILL)  # whatever of its group outlived the leader
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signum)
+
+    def wait_until(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            if not self.running():
+                raise SetupError(f"{self.name} exited with code {self.popen.returncode} before {what}\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise SetupError(f"{self.name} was not {what} after {START_TIMEOUT} s\n{self.tail()}")
+            time.sleep(0.1)
+
+    def tail(self, lines: int = 20) -> str:
+        # Without the lines about GET /health: the readiness polls would fill the tail and hide the cause.
+        text = [line for line in self.log.read_text(errors="replace").splitlines() if "/health" not in line]
+        return f"last lines of {self.log}:\n" + "\n".join(f"  {line}" for line in text[-lines:])
+
+
+def answers_health(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - our own loopback URL
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False  # not listening yet, or 503 while its database connection is not up
+
+
+class LocalSystem:
+    """Both services with their databases and log receivers. Call start(), and stop() in a `finally`: stop() also
+    cleans up after a start that failed halfway.
+
+    database_url / mongodb_uri: use these servers instead of starting throwaway ones (the tasks service gets the
+    database `tasks` on the MongoDB server). tasks_port / requests_port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        work_dir: Path,
+        tasks_port: int = 0,
+        requests_port: int = 0,
+        database_url: str | None = None,
+        mongodb_uri: str | None = None,
+    ):
+        self.work_dir = work_dir
+        self.logs_dir = work_dir / "logs"
+        self.tasks_port = tasks_port or free_port()
+        self.requests_port = requests_port or free_port()
+        self.tasks_url = f"http://127.0.0.1:{self.tasks_port}"
+        self.requests_url = f"http://127.0.0.1:{self.requests_port}"
+        self.database_url = database_url
+        self.mongodb_uri = mongodb_uri
+        self.papertrail_file = self.logs_dir / "papertrail.jsonl"  # what the syslog receiver got from requests
+        self.logsene_file = self.logs_dir / "logsene.jsonl"  # what the bulk receiver got from tasks
+        self.tasks_entry = TASKS_DIR / "dist" / "src" / "server.js"
+        self.tasks: Process | None = None
+        self.requests: Process | None = None
+        self.receivers: list[Process] = []
+        self._teardown: list[Callable[[], None]] = []  # run newest first
+
+    def start(self) -> None:
+        """Start everything in dependency order; each service is up when its GET /health answers 200."""
+        require_installed()
+        for port, name in ((self.tasks_port, "tasks"), (self.requests_port, "requests")):
+            if port_in_use(port):
+                raise SetupError(f"port {port}, meant for the {name} service, is already in use")
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.tasks_entry = build_tasks()
+        if self.database_url is None:
+            self.database_url = self._start_database("postgres")
+        if self.mongodb_uri is None:
+            self.mongodb_uri = self._start_database("ferretdb")
+        self.papertrail_port, self.logsene_port = free_port(), free_port()
+        self._start_receiver("syslog", self.papertrail_port, self.papertrail_file)
+        self._start_receiver("bulk", self.logsene_port, self.logsene_file)
+        self._teardown.append(self.stop_tasks)
+        self.start_tasks()
+        self._start_requests()
+
+    def stop(self) -> None:
+        """Stop everything started so far, newest first (requests, tasks, receivers, databases); never raises."""
+        while self._teardown:
+            step = self._teardown.pop()
+            try:
+                step()
+            except Exception as error:  # report it and go on stopping the rest
+                print(f"local system: while stopping: {error}", file=sys.stderr)
+
+    def processes(self) -> list[Process]:
+        return [p for p in (*self.receivers, self.tasks, self.requests) if p is not None]
+
+    def start_tasks(self) -> None:
+        env = inherited_environment() | {
+            "PORT": str(self.tasks_port),
+            "MONGODB_URI": with_database(self.mongodb_uri, "tasks"),
+            "LOG_LEVEL": "info",
+            "LOGSENE_TOKEN": LOGSENE_TOKEN,
+            "LOGSENE_URL": f"http://127.0.0.1:{self.logsene_port}",
+        }
+        self.tasks = Process("tasks", ["node", str(self.tasks_entry)], self.logs_dir / "tasks.log", TASKS_DIR, env)
+        self.tasks.wait_until(lambda: answers_health(self.tasks_url), "healthy")
+
+    def stop_tasks(self) -> None:
+        """SIGTERM: the service finishes its requests and flushes its last logs to the Logsene receiver."""
+        if self.tasks is not None:
+            self.tasks.stop()
+
+    def _start_requests(self) -> None:
+        env = inherited_environment() | {
+            "PORT": str(self.requests_port),
+            "DATABASE_URL": self.database_url,
+            "TASKS_URL": self.tasks_url,
+            "LOG_LEVEL": "info",
+            "PAPERTRAIL_DESTINATION": f"127.0.0.1:{self.papertrail_port}",
+        }
+        log = self.logs_dir / "requests.log"
+        self.requests = Process("requests", [str(GUNICORN), "--config", "gunicorn.conf.py"], log, REQUESTS_DIR, env)
+        self._teardown.append(self.requests.stop)
+        self.requests.wait_until(lambda: answers_health(self.requests_url), "healthy")
+
+    def _start_database(self, kind: str) -> str:
+        """A throwaway server through scripts/db/<kind>.sh; its data is deleted when the system stops."""
+        directory = self.work_dir / kind
+        script = str(ROOT / "scripts" / "db" / f"{kind}.sh")
+
+        def stop() -> None:
+            run([script, "stop", str(directory)])
+            shutil.rmtree(directory, ignore_errors=True)
+
+        self._teardown.append(stop)
+        return run([script, "start", str(directory), str(free_port())])
+
+    def _start_receiver(self, kind: str, port: int, out: Path) -> None:
+        script = ROOT / "scripts" / "receivers" / f"{kind}_receiver.py"
+        command = [sys.executable, str(script), "--port", str(port), "--out", str(out)]
+        receiver = Process(f"{kind} receiver", command, self.logs_dir / f"{kind}-receiver.log")
+        self.receivers.append(receiver)
+        self._teardown.append(receiver.stop)
+        receiver.wait_until(lambda: "listening:" in receiver.log.read_text(), "listening")
+
+
+def serve() -> int:
+    """scripts/run-local.sh: start the system on the usual ports, print where it is, and run until Ctrl-C."""
+    work_dir = Path(tempfile.mkdtemp(prefix="run-local-"))
+    system = LocalSystem(
+        work_dir,
+        tasks_port=int(os.environ.get("TASKS_PORT") or 8080),
+        requests_port=int(os.environ.get("REQUESTS_PORT") or 8000),
+    )
+    # Ctrl-C, SIGTERM and a closed terminal all stop the system; SIGINT is set too because a shell starts background
+    # jobs with it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
+    code = 0
+    try:
+        print("starting: PostgreSQL, FerretDB, the log receivers, tasks, requests ...", flush=True)
+        system.start()
+        print(
+            f"\ntasks:    {system.tasks_url}\n"
+            f"requests: {system.requests_url}   (its TASKS_URL is {system.tasks_url})\n"
+            f"logs:     {system.logs_dir}/\n"
+            "          tasks.log, requests.log: each service's stdout and stderr\n"
+            f"          {system.logsene_file.name}: what tasks shipped to Logsene (in batches, every 20 s)\n"
+            f"          {system.papertrail_file.name}: what requests shipped to Papertrail\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(process.running() for process in system.processes()):
+            time.sleep(0.5)
+        stopped = next(p for p in system.processes() if not p.running())
+        print(f"{stopped.name} exited with code {stopped.popen.returncode}\n{stopped.tail()}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        pass
+    except SetupError as error:
+        print(f"run-local: {error}", file=sys.stderr)
+        code = 1
+    finally:
+        # A second Ctrl-C must not cut the stop short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\nstopping ...", flush=True)
+        system.stop()
+        print(f"stopped; the logs stay in {system.logs_dir}/", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
