@@ -295,7 +295,10 @@ def serve() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nstopping ...", flush=True)
         system.stop()
-        print(f"stopped; the logs stay in {system.logs_dir}/", flush=True)
+        if system.logs_dir.exists():
+            print(f"stopped; the logs stay in {system.logs_dir}/", flush=True)
+        else:
+            shutil.rmtree(work_dir)  # nothing started, nothing to keep
     return code
 
 
