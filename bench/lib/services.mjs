@@ -1,0 +1,121 @@
+// Starting the two services, their baselines and the log receivers from the host toolchains, each on a free
+// loopback port, with its output in a log file of the run's work folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, runCommand, startProcess, waitFor } from './processes.mjs';
+import { BENCH, REPO, REQUESTS_DIR, TASKS_DIR, VENV_GUNICORN, VENV_PYTHON } from './paths.mjs';
+
+// Production's level (Pulumi.prod.yaml): every request is logged, as it would be in AWS.
+const LOG_LEVEL = 'info';
+
+/** Compiles the tasks service into services/tasks/dist, as its README says (npm run build). */
+export async function buildTasksService() {
+  await runCommand('npm', ['run', 'build', '--silent'], { cwd: TASKS_DIR });
+}
+
+/** The tasks service (node dist/src/server.js). `logseneUrl`: where its logs ship (a receiver, or a closed port). */
+export async function startTasksService({ workDir, name, mongoUrl, logseneUrl }) {
+  const port = await freePort();
+  const env = {
+    ...hostEnv(),
+    PORT: String(port),
+    MONGODB_URI: mongoUrl,
+    LOG_LEVEL,
+    LOGSENE_TOKEN: 'bench-token',
+    LOGSENE_URL: logseneUrl,
+  };
+  const started = startProcess(name, process.execPath, ['dist/src/server.js'], { cwd: TASKS_DIR, env, logFile: logFileOf(workDir, name) });
+  return serving(started, port, '/health');
+}
+
+/** The tasks baseline: node:http and the mongodb driver, on the same collection. */
+export async function startTasksBaseline({ workDir, name, mongoUrl }) {
+  const port = await freePort();
+  const env = { ...hostEnv(), PORT: String(port), MONGODB_URI: mongoUrl };
+  const script = path.join(BENCH, 'baselines/tasks-baseline.mjs');
+  const started = startProcess(name, process.execPath, [script], { cwd: BENCH, env, logFile: logFileOf(workDir, name) });
+  return serving(started, port, '/tasks?limit=1');
+}
+
+/**
+ * The requests service under gunicorn with its own gunicorn.conf.py, from services/requests/ as the image runs it,
+ * bound to loopback only. With `baseline`, the same gunicorn settings serve the bare WSGI baseline instead.
+ * `papertrail`: HOST:PORT its syslog goes to (a receiver, or a closed port).
+ */
+export async function startRequestsService({ workDir, name, databaseUrl, tasksUrl, papertrail, baseline = false }) {
+  const port = await freePort();
+  const env = {
+    ...hostEnv(),
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    TASKS_URL: tasksUrl,
+    LOG_LEVEL,
+    ...(papertrail ? { PAPERTRAIL_DESTINATION: papertrail } : {}),
+  };
+  const app = baseline ? ['--pythonpath', path.join(BENCH, 'baselines'), 'requests_baseline:app'] : [];
+  const args = ['--config', 'gunicorn.conf.py', '--bind', `127.0.0.1:${port}`, ...app];
+  const started = startProcess(name, VENV_GUNICORN, args, { cwd: REQUESTS_DIR, env, logFile: logFileOf(workDir, name) });
+  return serving(started, port, baseline ? '/requests?limit=1' : '/health');
+}
+
+/** The local Logsene (bulk API) and Papertrail (syslog) stand-ins; resolves once each says it is listening. */
+export async function startLogReceivers(workDir) {
+  const bulkPort = await freePort();
+  const syslogPort = await freePort();
+  await startReceiver(workDir, 'bulk_receiver', bulkPort);
+  await startReceiver(workDir, 'syslog_receiver', syslogPort);
+  return {
+    logseneUrl: `http://127.0.0.1:${bulkPort}`,
+    papertrail: `127.0.0.1:${syslogPort}`,
+    bulkFile: path.join(workDir, 'bulk_receiver.jsonl'),
+    syslogFile: path.join(workDir, 'syslog_receiver.jsonl'),
+  };
+}
+
+async function startReceiver(workDir, name, port) {
+  const script = path.join(REPO, `scripts/receivers/${name}.py`);
+  const args = [script, '--port', String(port), '--out', path.join(workDir, `${name}.jsonl`)];
+  const started = startProcess(name, VENV_PYTHON, args, { cwd: REPO, env: hostEnv(), logFile: logFileOf(workDir, name) });
+  await waitFor(name, () => {
+    exitedEarly(started);
+    return fs.readFileSync(started.logFile, 'utf8').includes('listening');
+  });
+}
+
+/** Lines a receiver has written so far: a sign the logs did arrive. */
+export function countLines(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function serving(started, port, readyPath) {
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${started.name} at ${url}${readyPath}`, async () => {
+    exitedEarly(started);
+    return (await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(2000) })).status === 200;
+  });
+  return { url, port, process: started };
+}
+
+function exitedEarly(started) {
+  if (started.child.exitCode !== null || started.child.signalCode !== null) {
+    // fatal: waitFor stops retrying.
+    throw Object.assign(new Error(`${started.name} exited at start; see ${started.logFile}`), { fatal: true });
+  }
+}
+
+function logFileOf(workDir, name) {
+  return path.join(workDir, `${name}.log`);
+}
+
+// A small, explicit environment: nothing from the caller's shell (a stray DATABASE_URL, say) leaks into a service.
+function hostEnv() {
+  return {
+    PATH: `${path.dirname(VENV_PYTHON)}:${process.env.PATH}`,
+    HOME: process.env.HOME ?? '/tmp',
+    LANG: process.env.LANG ?? 'C.UTF-8',
+  };
+}
