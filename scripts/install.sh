@@ -71,7 +71,7 @@ npm_packages() {
     if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
       continue
     fi
-    step "npm ci in ${dir#"$root"}/"
+    step "npm ci in $(realpath --relative-to="$root" "$dir")"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   done
 }
