@@ -11,7 +11,7 @@ import { createRequestsSchema, seedTasks, startFerretDb, startPostgres } from '.
 import { freePort, teardown } from './lib/processes.mjs';
 import { renderReport } from './lib/report.mjs';
 import { baselineLoad, databaseCrash, logSinkDown, normalLoad, sigtermUnderLoad } from './lib/sections.mjs';
-import { buildTasksService, countLines, startLogReceivers, startTasksService } from './lib/services.mjs';
+import { buildTasksService, startLogReceivers, startTasksService } from './lib/services.mjs';
 import { REQUESTS_SEEDED, requestsTarget, TASKS_SEEDED, tasksTarget } from './lib/targets.mjs';
 
 const HELP = `Load and fault figures for the tasks and requests services (see bench/README.md).
@@ -80,14 +80,14 @@ async function benchmark() {
     services: {},
   };
 
-  progress('building the tasks service (npm run build)');
-  await buildTasksService();
+  progress('building the tasks service (tsc -p tsconfig.build.json, into the work folder)');
+  const tasksEntry = await buildTasksService(workDir);
   progress('starting the log receivers and FerretDB');
   const receivers = await startLogReceivers(workDir);
   const ferretDb = await startFerretDb(path.join(workDir, 'ferretdb'), await freePort());
 
   if (options.only.includes('tasks')) {
-    const target = tasksTarget({ workDir, ferretDb, mongoUrl: `${ferretDb.url}tasks`, receivers });
+    const target = tasksTarget({ workDir, tasksEntry, ferretDb, mongoUrl: `${ferretDb.url}tasks`, receivers });
     results.services.tasks = await runParts(target);
   }
 
@@ -98,13 +98,19 @@ async function benchmark() {
     // Its own database, so the tasks runs above and this one never share rows.
     const upstreamUrl = `${ferretDb.url}tasks_upstream`;
     const taskIds = await seedTasks(upstreamUrl, TASKS_SEEDED);
-    const upstream = await startTasksService({ workDir, name: 'tasks-upstream', mongoUrl: upstreamUrl, logseneUrl: receivers.logseneUrl });
+    const upstream = await startTasksService({
+      workDir,
+      name: 'tasks-upstream',
+      entry: tasksEntry,
+      mongoUrl: upstreamUrl,
+      logseneUrl: receivers.logseneUrl,
+    });
     const target = requestsTarget({ workDir, postgres, tasksUrl: upstream.url, taskIds, receivers });
     results.services.requests = await runParts(target);
     await upstream.process.stop();
   }
 
-  results.logLinesReceived = { logsene: countLines(receivers.bulkFile), papertrail: countLines(receivers.syslogFile) };
+  results.logReceivers = await receivers.usage();
   return results;
 }
 

@@ -37,7 +37,7 @@ function figuresOf(result) {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    requests: result.totalCompletedRequests,
+    answered: result.requests.total,
     // autocannon counts a timeout as an error too, so timeouts are inside `errors`.
     errors: result.errors + result.non2xx,
     non2xx: result.non2xx,

@@ -106,3 +106,12 @@ export async function waitFor(what, check, timeoutMs = 30_000) {
     await sleep(50);
   }
 }
+
+/** CPU seconds (user + system) a running process has used so far, from /proc. */
+export async function cpuSecondsOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "pid (comm) ": state is field 3, utime and stime are fields 14 and 15, in clock ticks.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = Number((await runCommand('getconf', ['CLK_TCK'])).trim());
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}

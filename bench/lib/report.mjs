@@ -3,10 +3,12 @@
 
 export function renderReport(results) {
   const services = Object.entries(results.services);
+  const { logsene, papertrail } = results.logReceivers;
   const sections = [
     `Settings: ${results.settings.connections} connections × ${results.settings.duration} s per run, ` +
       `${results.settings.warmup} s warm-up; ${results.machine.cpus} CPUs (${results.machine.cpuModel}), Node ${results.machine.node}. ` +
-      `Log lines received: ${results.logLinesReceived.logsene} by the Logsene stand-in, ${results.logLinesReceived.papertrail} by the Papertrail stand-in.`,
+      `Log receivers: the Logsene stand-in got ${logsene.lines} lines (${logsene.cpuSeconds.toFixed(1)} CPU s), ` +
+      `the Papertrail stand-in ${papertrail.lines} lines (${papertrail.cpuSeconds.toFixed(1)} CPU s).`,
     loadTable(services),
     logSinkTable(services),
     databaseCrashTable(services),
@@ -74,11 +76,12 @@ function sigtermTable(services) {
         term.refused,
         `${term.closedUnread} (${term.tally.closedUnreadReused} keep-alive, ${term.tally.closedUnreadFresh} new)`,
         `${term.unansweredWritesApplied} of ${term.unansweredWrites}`,
+        term.abortedInServerLog,
       ];
     });
   return section(
     'SIGTERM under load',
-    ['service', 'SIGTERM to', 'exit s', 'exit code', 'answered after SIGTERM', 'in-flight failed', 'refused', 'closed unread', 'unanswered writes applied'],
+    ['service', 'SIGTERM to', 'exit s', 'exit code', 'answered after SIGTERM', 'in-flight failed', 'refused', 'closed unread', 'unanswered writes applied', 'aborted in server log'],
     rows,
   );
 }

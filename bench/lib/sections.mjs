@@ -1,5 +1,6 @@
 // The benchmark's parts. Each reseeds the database, starts what it loads, runs the load, stops it again and returns
 // its figures. A target (targets.mjs) says how, for one service.
+import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad } from './load.mjs';
 import { startShutdownLoad } from './shutdown-load.mjs';
@@ -127,6 +128,7 @@ export async function sigtermUnderLoad(target, options) {
   const unansweredWrites = workload.writes.unanswered.created.length + workload.writes.unanswered.updated.length;
   return {
     ...figures,
+    abortedInServerLog: countMatchingLines(server.process.logFile, target.abortedInLog),
     refused: figures.tally.refused,
     closedUnread: figures.tally.closedUnreadReused + figures.tally.closedUnreadFresh,
     unansweredWrites,
@@ -143,6 +145,10 @@ async function withServer(starting, work) {
   } finally {
     await server.process.stop();
   }
+}
+
+function countMatchingLines(file, pattern) {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((line) => pattern.test(line)).length;
 }
 
 function loadSettings(options) {

@@ -2,19 +2,29 @@
 // loopback port, with its output in a log file of the run's work folder.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, runCommand, startProcess, waitFor } from './processes.mjs';
+import { cpuSecondsOf, freePort, runCommand, startProcess, waitFor } from './processes.mjs';
 import { BENCH, REPO, REQUESTS_DIR, TASKS_DIR, VENV_GUNICORN, VENV_PYTHON } from './paths.mjs';
 
 // Production's level (Pulumi.prod.yaml): every request is logged, as it would be in AWS.
 const LOG_LEVEL = 'info';
 
-/** Compiles the tasks service into services/tasks/dist, as its README says (npm run build). */
-export async function buildTasksService() {
-  await runCommand('npm', ['run', 'build', '--silent'], { cwd: TASKS_DIR });
+/**
+ * Compiles the tasks service with its own build settings (tsconfig.build.json, as `npm run build` does) into the
+ * run's work folder rather than services/tasks/dist: others rebuild or clean that folder while they work, and a run
+ * must not lose its service midway. Returns the entry point, the build's src/server.js.
+ */
+export async function buildTasksService(workDir) {
+  const outDir = path.join(workDir, 'tasks-build');
+  await runCommand(path.join(TASKS_DIR, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: TASKS_DIR });
+  // Beside the build, what running it from services/tasks would give: its package.json ("type": "module") and
+  // its installed dependencies.
+  fs.copyFileSync(path.join(TASKS_DIR, 'package.json'), path.join(outDir, 'package.json'));
+  fs.symlinkSync(path.join(TASKS_DIR, 'node_modules'), path.join(outDir, 'node_modules'));
+  return path.join(outDir, 'src/server.js');
 }
 
-/** The tasks service (node dist/src/server.js). `logseneUrl`: where its logs ship (a receiver, or a closed port). */
-export async function startTasksService({ workDir, name, mongoUrl, logseneUrl }) {
+/** The tasks service, `entry` from buildTasksService. `logseneUrl`: where its logs ship (a receiver, or a closed port). */
+export async function startTasksService({ workDir, name, entry, mongoUrl, logseneUrl }) {
   const port = await freePort();
   const env = {
     ...hostEnv(),
@@ -24,7 +34,7 @@ export async function startTasksService({ workDir, name, mongoUrl, logseneUrl })
     LOGSENE_TOKEN: 'bench-token',
     LOGSENE_URL: logseneUrl,
   };
-  const started = startProcess(name, process.execPath, ['dist/src/server.js'], { cwd: TASKS_DIR, env, logFile: logFileOf(workDir, name) });
+  const started = startProcess(name, process.execPath, [entry], { cwd: path.dirname(path.dirname(entry)), env, logFile: logFileOf(workDir, name) });
   return serving(started, port, '/health');
 }
 
@@ -62,13 +72,16 @@ export async function startRequestsService({ workDir, name, databaseUrl, tasksUr
 export async function startLogReceivers(workDir) {
   const bulkPort = await freePort();
   const syslogPort = await freePort();
-  await startReceiver(workDir, 'bulk_receiver', bulkPort);
-  await startReceiver(workDir, 'syslog_receiver', syslogPort);
+  const bulk = await startReceiver(workDir, 'bulk_receiver', bulkPort);
+  const syslog = await startReceiver(workDir, 'syslog_receiver', syslogPort);
   return {
     logseneUrl: `http://127.0.0.1:${bulkPort}`,
     papertrail: `127.0.0.1:${syslogPort}`,
-    bulkFile: path.join(workDir, 'bulk_receiver.jsonl'),
-    syslogFile: path.join(workDir, 'syslog_receiver.jsonl'),
+    /** What each stand-in received and the CPU it took, which on a small machine the services did not get. */
+    usage: async () => ({
+      logsene: { lines: countLines(path.join(workDir, 'bulk_receiver.jsonl')), cpuSeconds: await cpuSecondsOf(bulk.pid) },
+      papertrail: { lines: countLines(path.join(workDir, 'syslog_receiver.jsonl')), cpuSeconds: await cpuSecondsOf(syslog.pid) },
+    }),
   };
 }
 
@@ -80,10 +93,10 @@ async function startReceiver(workDir, name, port) {
     exitedEarly(started);
     return fs.readFileSync(started.logFile, 'utf8').includes('listening');
   });
+  return started;
 }
 
-/** Lines a receiver has written so far: a sign the logs did arrive. */
-export function countLines(file) {
+function countLines(file) {
   try {
     return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
   } catch {

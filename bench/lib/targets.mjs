@@ -15,7 +15,8 @@ import { startRequestsService, startTasksBaseline, startTasksService } from './s
 export const TASKS_SEEDED = 200;
 export const REQUESTS_SEEDED = 2000;
 
-export function tasksTarget({ workDir, ferretDb, mongoUrl, receivers }) {
+/** `tasksEntry`: the built tasks service (services.mjs buildTasksService). */
+export function tasksTarget({ workDir, tasksEntry, ferretDb, mongoUrl, receivers }) {
   return {
     name: 'tasks',
     stack: 'express 5 + mongoose 9',
@@ -27,12 +28,15 @@ export function tasksTarget({ workDir, ferretDb, mongoUrl, receivers }) {
       startTasksService({
         workDir,
         name,
+        entry: tasksEntry,
         mongoUrl,
         logseneUrl: closedLogPort ? `http://127.0.0.1:${closedLogPort}` : receivers.logseneUrl,
       }),
     startBaseline: ({ name }) => startTasksBaseline({ workDir, name, mongoUrl }),
     lostWrites: (acknowledged) => lostTaskWrites(mongoUrl, acknowledged),
     appliedWrites: (unanswered) => appliedTaskWrites(mongoUrl, unanswered),
+    // The service logs a request it had started and could not finish as "request aborted".
+    abortedInLog: /"message":"request aborted"/,
   };
 }
 
@@ -51,5 +55,7 @@ export function requestsTarget({ workDir, postgres, tasksUrl, taskIds, receivers
     startBaseline: ({ name }) => start(name, { baseline: true }),
     lostWrites: (acknowledged) => lostRequestWrites(postgres.url, acknowledged),
     appliedWrites: (unanswered) => appliedRequestWrites(postgres.url, unanswered),
+    // gunicorn logs a request that failed in a worker, or a worker killed while busy.
+    abortedInLog: /Error handling request|WORKER TIMEOUT|Traceback/,
   };
 }
