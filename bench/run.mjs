@@ -66,6 +66,8 @@ try {
   if (failed || options.keep) progress(`logs kept in ${workDir}`);
   else fs.rmSync(workDir, { recursive: true, force: true });
 }
+// A load cut short by a failure may still hold timers and sockets; everything it loaded is stopped by now.
+process.exit(process.exitCode ?? 0);
 
 async function benchmark() {
   const results = {
