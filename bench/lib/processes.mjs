@@ -115,3 +115,18 @@ export async function cpuSecondsOf(pid) {
   const ticksPerSecond = Number((await runCommand('getconf', ['CLK_TCK'])).trim());
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
+
+/**
+ * How the established connections to loopback `port` are spread over the processes that hold them, largest first
+ * (e.g. [47, 17] for two gunicorn workers). From `ss`; null when it is not available.
+ */
+export async function connectionsPerProcess(port) {
+  try {
+    const listing = await runCommand('ss', ['-tnpH', 'state', 'established', `( sport = :${port} )`]);
+    const counts = new Map();
+    for (const [, pid] of listing.matchAll(/pid=(\d+)/g)) counts.set(pid, (counts.get(pid) ?? 0) + 1);
+    return [...counts.values()].sort((a, b) => b - a);
+  } catch {
+    return null;
+  }
+}

@@ -20,11 +20,15 @@ export function renderReport(results) {
 function loadTable(services) {
   const rows = [];
   for (const [name, result] of services) {
-    if (result.load) rows.push([name, result.stack, ...loadFigures(result.load)]);
-    if (result.baseline) rows.push([name, `baseline: ${result.baselineStack}`, ...loadFigures(result.baseline)]);
-    if (result.ratio) rows.push([name, '**service / baseline**', times(result.ratio.rps), '', times(result.ratio.p99), '']);
+    if (result.load) rows.push([name, result.stack, ...loadFigures(result.load), spread(result.load)]);
+    if (result.baseline) rows.push([name, `baseline: ${result.baselineStack}`, ...loadFigures(result.baseline), spread(result.baseline)]);
+    if (result.ratio) rows.push([name, '**service / baseline**', times(result.ratio.rps), '', times(result.ratio.p99), '', '']);
   }
-  return section('Normal load: mixed workload (70% reads, 30% writes)', ['service', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors'], rows);
+  return section(
+    'Normal load: mixed workload (70% reads, 30% writes)',
+    ['service', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'connections per process'],
+    rows,
+  );
 }
 
 function logSinkTable(services) {
@@ -32,9 +36,13 @@ function logSinkTable(services) {
     .filter(([, result]) => result.logSinkDown)
     .map(([name, result]) => {
       const down = result.logSinkDown;
-      return [name, down.sink, ...loadFigures(down), down.p99VsNormal === null ? 'n/a' : times(down.p99VsNormal)];
+      return [name, down.sink, ...loadFigures(down), spread(down), down.p99VsNormal === null ? 'n/a' : times(down.p99VsNormal)];
     });
-  return section('Log receiver unreachable', ['service', 'log sink', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p99 / normal p99'], rows);
+  return section(
+    'Log receiver unreachable',
+    ['service', 'log sink', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'connections per process', 'p99 / normal p99'],
+    rows,
+  );
 }
 
 function databaseCrashTable(services) {
@@ -88,6 +96,10 @@ function sigtermTable(services) {
 
 function loadFigures(figures) {
   return [Math.round(figures.rps), ms(figures.p50), ms(figures.p99), figures.errors];
+}
+
+function spread(figures) {
+  return figures.connectionsPerProcess ? figures.connectionsPerProcess.join(' + ') : 'n/a';
 }
 
 function section(title, header, rows) {

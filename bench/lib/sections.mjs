@@ -4,22 +4,18 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad } from './load.mjs';
 import { startShutdownLoad } from './shutdown-load.mjs';
-import { freePort } from './processes.mjs';
+import { connectionsPerProcess, freePort } from './processes.mjs';
 
 /** The service under the mixed workload, its logs going to the local receiver. */
 export async function normalLoad(target, options) {
   const workload = await target.seed();
-  return withServer(target.startService({ name: `${target.name}-load` }), (server) =>
-    runLoad({ baseUrl: server.url, workload, ...loadSettings(options) }),
-  );
+  return withServer(target.startService({ name: `${target.name}-load` }), (server) => measuredLoad(server, workload, options));
 }
 
 /** The same workload against the baseline: the database driver alone behind the language's bare HTTP server. */
 export async function baselineLoad(target, options) {
   const workload = await target.seed();
-  return withServer(target.startBaseline({ name: `${target.name}-baseline` }), (server) =>
-    runLoad({ baseUrl: server.url, workload, ...loadSettings(options) }),
-  );
+  return withServer(target.startBaseline({ name: `${target.name}-baseline` }), (server) => measuredLoad(server, workload, options));
 }
 
 /** The service with its log sink pointing at a closed loopback port. */
@@ -27,9 +23,8 @@ export async function logSinkDown(target, options) {
   const workload = await target.seed();
   // Taken right before the start and never handed out again in this run, so it stays closed.
   const closedPort = await freePort();
-  const figures = await withServer(target.startService({ name: `${target.name}-log-down`, closedLogPort: closedPort }), (server) =>
-    runLoad({ baseUrl: server.url, workload, ...loadSettings(options) }),
-  );
+  const starting = target.startService({ name: `${target.name}-log-down`, closedLogPort: closedPort });
+  const figures = await withServer(starting, (server) => measuredLoad(server, workload, options));
   return { ...figures, sink: `127.0.0.1:${closedPort} (closed)` };
 }
 
@@ -136,6 +131,14 @@ export async function sigtermUnderLoad(target, options) {
     inFlightFailed: figures.tally.failedInFlight + applied.created + applied.updated,
     acknowledgedWritesLost: lost.created.length + lost.updated.length,
   };
+}
+
+// The load, and how its connections were spread over the server's processes halfway through: gunicorn's workers
+// each take what they accept, and keep-alive connections stay where they landed for the whole run.
+async function measuredLoad(server, workload, options) {
+  const load = runLoad({ baseUrl: server.url, workload, ...loadSettings(options) });
+  const spread = sleep((options.warmup + options.duration / 2) * 1000).then(() => connectionsPerProcess(server.port));
+  return { ...(await load), connectionsPerProcess: await spread };
 }
 
 async function withServer(starting, work) {
