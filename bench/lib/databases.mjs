@@ -10,7 +10,7 @@ import { REPO, VENV_PYTHON } from './paths.mjs';
 const FERRETDB_SH = path.join(REPO, 'scripts/db/ferretdb.sh');
 const POSTGRES_SH = path.join(REPO, 'scripts/db/postgres.sh');
 
-/** A database server on loopback: { kind, dir, port, url, crash(), restart() }. */
+/** A database server on loopback: { kind, url, crash(), restart() }; restart() resolves once it accepts connections. */
 export async function startFerretDb(dir, port) {
   const start = async () => (await runCommand(FERRETDB_SH, ['start', dir, String(port)])).trim();
   const url = await start();
@@ -40,7 +40,7 @@ export async function startPostgres(dir, port) {
 
 // kill -9 of the postmaster and, in the same instant, of every process it started: the whole server dies as in a
 // crash, without the shutdown checkpoint; the restart goes through WAL recovery. Killing the postmaster alone would
-// leave its backends running until they notice, and the restart would then refuse the still-attached shared memory.
+// leave its backends running until they notice, and a restart meanwhile can refuse the still-attached shared memory.
 function crashPostgres(dir) {
   const postmaster = Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   for (const pid of [postmaster, ...childrenOf(postmaster)]) {
