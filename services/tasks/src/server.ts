@@ -23,7 +23,23 @@ function readConfig(): Config {
 const config = readConfig();
 const logger = createLogger({ level: config.logLevel, logseneToken: config.logseneToken, logseneUrl: config.logseneUrl });
 const database = openDatabase(config.mongodbUri, logger);
-const server = http.createServer(createApp({ logger, connection: database.connection }));
+const app = createApp({ logger, connection: database.connection });
+
+let stopping = false;
+/** Responses not yet sent. Once stopping, each tells its client to close the connection after it. */
+const unsent = new Set<http.ServerResponse>();
+const closeAfterAnswer = (res: http.ServerResponse): void => {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+};
+
+const server = http.createServer((req, res) => {
+  // A keep-alive connection then ends at its next answer, instead of whenever it happens to fall idle, and the
+  // client knows not to send another request on it.
+  if (stopping) closeAfterAnswer(res);
+  unsent.add(res);
+  res.on('close', () => unsent.delete(res));
+  app(req, res);
+});
 
 server.on('error', (error) => {
   logger.error('server error', { reason: error.message });
@@ -32,8 +48,6 @@ server.on('error', (error) => {
 server.listen(config.port, () => {
   logger.info('listening', { port: config.port, logsene: config.logseneToken !== undefined });
 });
-
-let stopping = false;
 
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -45,6 +59,7 @@ async function shutdown(signal: string): Promise<void> {
   }, SHUTDOWN_DEADLINE_MS);
   deadline.unref();
 
+  unsent.forEach(closeAfterAnswer);
   // close() stops accepting; a keep-alive connection that goes idle after its last answer would hold it open.
   const closed = new Promise<void>((resolve) => server.close(() => { resolve(); }));
   const sweeper = setInterval(() => { server.closeIdleConnections(); }, 100);

@@ -1,6 +1,7 @@
 // The compiled entry point run as a real process: refuses a bad environment, serves, and stops cleanly on SIGTERM.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startBulkReceiver } from './support/bulk-receiver.js';
@@ -238,6 +239,39 @@ describe('server process', function () {
         proxy.setDelay(0);
       }
       expect(await runHealthcheck(port)).to.equal(1);
+    });
+
+    it('tells a keep-alive client to close its connection after the answer in flight', async () => {
+      const port = await freePort();
+      const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/keepalive` });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (path: string) =>
+        new Promise<http.IncomingMessage>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port, path, agent }, (res) => { res.resume(); res.on('end', () => { resolve(res); }); }).on('error', reject);
+        });
+      try {
+        await waitUntilHealthy(`http://127.0.0.1:${port}`, 10000);
+        const before = await get('/health');
+        expect(before.headers.connection, 'a keep-alive connection while serving').to.equal('keep-alive');
+
+        proxy.setDelay(1000);
+        const held = proxy.nextHeld();
+        const slow = get('/tasks');
+        await held;
+        const signalled = Date.now();
+        server.child.kill('SIGTERM');
+        const answer = await slow;
+        proxy.setDelay(0);
+        expect(answer.statusCode).to.equal(200);
+        expect(answer.headers.connection, 'the answer in flight at SIGTERM ends its connection').to.equal('close');
+        const exit = await within(server.exited, 5000, 'exiting after SIGTERM');
+        expect(exit.code).to.equal(0);
+        expect(Date.now() - signalled).to.be.below(5000);
+      } finally {
+        agent.destroy();
+        server.child.kill('SIGKILL');
+        proxy.setDelay(0);
+      }
     });
   });
 });
