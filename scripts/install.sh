@@ -65,7 +65,7 @@ python_packages() {
 
 npm_packages() {
   local dir
-  for dir in "$root" "$root/services/tasks" "$root/policy"; do
+  for dir in "$root" "$root/services/tasks" "$root/policy" "$root/bench"; do
     [ -f "$dir/package-lock.json" ] || continue
     # A lockfile newer than the installed tree means the tree is stale.
     if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
