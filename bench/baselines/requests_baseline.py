@@ -20,7 +20,9 @@ import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.pool
 
-# The statements are those of services/requests/requests_service/requests_api.py, word for word.
+# gunicorn runs from services/requests, so the service's package is importable: its statements, not copies.
+from requests_service import queries
+
 ITEM = re.compile(r"^/requests/([0-9]{1,19})$")
 
 _pool = None
@@ -81,18 +83,9 @@ def list_requests(conn, environ):
         "task_id": query.get("task_id"),
     }
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) AS total FROM requests"
-            " WHERE (%(status)s IS NULL OR status = %(status)s) AND (%(task_id)s IS NULL OR task_id = %(task_id)s)",
-            params,
-        )
+        cur.execute(queries.COUNT, params)
         total = cur.fetchone()["total"]
-        cur.execute(
-            "SELECT id, task_id, requester, note, status, created_at, updated_at FROM requests"
-            " WHERE (%(status)s IS NULL OR status = %(status)s) AND (%(task_id)s IS NULL OR task_id = %(task_id)s)"
-            " ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
-            params,
-        )
+        cur.execute(queries.LIST, params)
         items = [as_json(row) for row in cur.fetchall()]
     return "200 OK", {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
 
@@ -105,11 +98,7 @@ def create_request(conn, fields):
         return "422 Unprocessable Entity", {"error": "unknown task"}
     fields = {"task_id": fields["task_id"], "requester": fields["requester"], "note": fields.get("note")}
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO requests (task_id, requester, note) VALUES (%(task_id)s, %(requester)s, %(note)s)"
-            " RETURNING id, task_id, requester, note, status, created_at, updated_at",
-            fields,
-        )
+        cur.execute(queries.INSERT, fields)
         row = cur.fetchone()
     conn.commit()
     return "201 Created", as_json(row)
@@ -117,27 +106,20 @@ def create_request(conn, fields):
 
 def get_request(conn, request_id):
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT id, task_id, requester, note, status, created_at, updated_at FROM requests WHERE id = %s",
-            (request_id,),
-        )
+        cur.execute(queries.GET, (request_id,))
         row = cur.fetchone()
     return ("200 OK", as_json(row)) if row else ("404 Not Found", {"error": "request not found"})
 
 
 def change_status(conn, request_id, new_status):
     with conn.cursor() as cur:
-        cur.execute("SELECT status FROM requests WHERE id = %s FOR UPDATE", (request_id,))
+        cur.execute(queries.LOCK_STATUS, (request_id,))
         row = cur.fetchone()
         if row is None:
             return "404 Not Found", {"error": "request not found"}
         if row["status"] != "pending":
             return "409 Conflict", {"error": "invalid status transition"}
-        cur.execute(
-            "UPDATE requests SET status = %s, updated_at = now() WHERE id = %s"
-            " RETURNING id, task_id, requester, note, status, created_at, updated_at",
-            (new_status, request_id),
-        )
+        cur.execute(queries.SET_STATUS, (new_status, request_id))
         row = cur.fetchone()
     conn.commit()
     return "200 OK", as_json(row)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, jsonify, url_for
 
-from . import validation
+from . import queries, validation
 from .db import get_db
 from .errors import ApiError, detail
 from .tasks import task_exists
@@ -28,20 +28,10 @@ def _not_found(request_id: int) -> ApiError:
 @bp.get("")
 def list_requests():
     params = validation.list_params()
-    # A filter that is not given is NULL and matches every row, so each query stays one fixed text.
     with get_db().cursor() as cur:
-        cur.execute(
-            "SELECT count(*) AS total FROM requests"
-            " WHERE (%(status)s IS NULL OR status = %(status)s) AND (%(task_id)s IS NULL OR task_id = %(task_id)s)",
-            params,
-        )
+        cur.execute(queries.COUNT, params)
         total = cur.fetchone()["total"]
-        cur.execute(
-            "SELECT id, task_id, requester, note, status, created_at, updated_at FROM requests"
-            " WHERE (%(status)s IS NULL OR status = %(status)s) AND (%(task_id)s IS NULL OR task_id = %(task_id)s)"
-            " ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
-            params,
-        )
+        cur.execute(queries.LIST, params)
         items = [_json(row) for row in cur.fetchall()]
     return {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
 
@@ -55,11 +45,7 @@ def create_request():
         raise ApiError(422, "unknown task", [detail("task_id", f"the tasks service has no task {fields['task_id']}")])
     db = get_db()
     with db.cursor() as cur:
-        cur.execute(
-            "INSERT INTO requests (task_id, requester, note) VALUES (%(task_id)s, %(requester)s, %(note)s)"
-            " RETURNING id, task_id, requester, note, status, created_at, updated_at",
-            fields,
-        )
+        cur.execute(queries.INSERT, fields)
         row = cur.fetchone()
     db.commit()
     return jsonify(_json(row)), 201, {"Location": url_for(".get_request", request_id=row["id"])}
@@ -69,9 +55,7 @@ def create_request():
 def get_request(request_id: str):
     rid = validation.parse_id(request_id)
     with get_db().cursor() as cur:
-        cur.execute(
-            "SELECT id, task_id, requester, note, status, created_at, updated_at FROM requests WHERE id = %s", (rid,)
-        )
+        cur.execute(queries.GET, (rid,))
         row = cur.fetchone()
     if row is None:
         raise _not_found(rid)
@@ -84,8 +68,7 @@ def change_status(request_id: str):
     new_status = validation.status_change(validation.json_object())
     db = get_db()
     with db.cursor() as cur:
-        # FOR UPDATE: two concurrent decisions on one request are serialized, and the second sees the first.
-        cur.execute("SELECT status FROM requests WHERE id = %s FOR UPDATE", (rid,))
+        cur.execute(queries.LOCK_STATUS, (rid,))
         row = cur.fetchone()
         if row is None:
             raise _not_found(rid)
@@ -97,11 +80,7 @@ def change_status(request_id: str):
                 "invalid status transition",
                 [detail("status", f"request {rid} is {row['status']} and cannot become {new_status}; {then}")],
             )
-        cur.execute(
-            "UPDATE requests SET status = %s, updated_at = now() WHERE id = %s"
-            " RETURNING id, task_id, requester, note, status, created_at, updated_at",
-            (new_status, rid),
-        )
+        cur.execute(queries.SET_STATUS, (new_status, rid))
         row = cur.fetchone()
     db.commit()
     return _json(row)
@@ -112,7 +91,7 @@ def delete_request(request_id: str):
     rid = validation.parse_id(request_id)
     db = get_db()
     with db.cursor() as cur:
-        cur.execute("DELETE FROM requests WHERE id = %s", (rid,))
+        cur.execute(queries.DELETE, (rid,))
         deleted = cur.rowcount
     db.commit()
     if not deleted:
