@@ -7,6 +7,7 @@ export type LogLevel = (typeof logLevels)[number];
 
 /** Defaults of the optional keys; Pulumi.yaml declares the same ones (a test keeps the two in step). */
 export const configDefaults = {
+    dockerHubUsername: "",
     imagePlatform: "linux/amd64",
     instanceType: "t3.micro",
     tasksInstanceType: "",
@@ -19,12 +20,21 @@ export const configDefaults = {
     tags: [] as string[],
     logseneReceiverUrl: "",
     logLevel: "info",
+    tasksImage: "",
+    requestsImage: "",
+    hostAmi: "",
 };
+
+/** A service's image: a digest to release as is, or a Docker Hub repository to build and push into. */
+export type ServiceImage =
+    | { digest: string }
+    | { build: { repository: string; registry: { username: string; token: pulumi.Output<string> } } };
 
 /** The stack's settings, validated. Secrets are Outputs marked secret. */
 export interface StackConfig {
-    dockerHub: { username: string; token: pulumi.Output<string> };
     imagePlatform: Platform;
+    /** Unset: each host keeps the AMI it was created with. */
+    hostAmi?: string;
     /** CIDRs allowed to reach the services' public ports. */
     ingressCidrs: string[];
     /** Unset: the region's default VPC. */
@@ -32,7 +42,7 @@ export interface StackConfig {
     tags: Record<string, string>;
     logLevel: LogLevel;
     tasks: {
-        repository: string;
+        image: ServiceImage;
         instanceType: string;
         mongodbUri: pulumi.Output<string>;
         logseneToken: pulumi.Output<string>;
@@ -40,7 +50,7 @@ export interface StackConfig {
         logseneReceiverUrl?: string;
     };
     requests: {
-        repository: string;
+        image: ServiceImage;
         instanceType: string;
         postgresUrl: pulumi.Output<string>;
         papertrailDestination: pulumi.Output<string>;
@@ -71,11 +81,14 @@ const help: Record<string, KeyHelp> = {
     requestsInstanceType: { example: "t3.small" },
     tasksRepository: { example: "myname/tasks" },
     requestsRepository: { example: "myname/requests" },
-    ingressCidrs: { example: "203.0.113.0/24", list: true },
+    ingressCidrs: { example: "10.20.0.0/16", list: true },
     vpcId: { example: "vpc-0123456789abcdef0" },
     subnetId: { example: "subnet-0123456789abcdef0" },
     tags: { example: "team=platform", list: true },
     logLevel: { example: "info" },
+    tasksImage: { example: "docker.io/myname/tasks@sha256:<64 hex digits>" },
+    requestsImage: { example: "docker.io/myname/requests@sha256:<64 hex digits>" },
+    hostAmi: { example: "ami-0123456789abcdef0" },
 };
 
 /** Every project key the program reads, and those among them that are secrets. */
@@ -110,10 +123,10 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         return [];
     };
     // Secrets are read as text only to check their shape; they leave this function wrapped as secrets.
-    const secret = (key: string, check: (value: string) => string | undefined): pulumi.Output<string> => {
+    const secret = (key: string, check: (value: string) => string | undefined, why = ""): pulumi.Output<string> => {
         const value = config.get(key);
         if (value === undefined || value === "") {
-            problem(key, "is not set");
+            problem(key, `is not set${why}`);
         } else {
             const wrong = check(value);
             if (wrong) problem(key, wrong);
@@ -121,19 +134,39 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         return pulumi.secret(value ?? "");
     };
 
-    const dockerHubUsername = config.get("dockerHubUsername") ?? "";
-    if (!dockerHubUsername) problem("dockerHubUsername", "is not set");
-    else if (!isRepositoryPart(dockerHubUsername)) {
-        problem("dockerHubUsername", `is "${dockerHubUsername}"; it must be lowercase letters and digits`);
-    }
-
-    const repository = (key: "tasksRepository" | "requestsRepository", service: string) => {
-        const value = text(key) || `${dockerHubUsername}/${service}`;
-        if (text(key) && !isRepository(value)) {
-            problem(key, `is "${value}"; it must be namespace/name in lowercase letters, digits and . _ -`);
+    // An image given by digest is released as is; the others are built here and pushed with the Docker Hub account.
+    const givenImage = (key: "tasksImage" | "requestsImage") => {
+        const value = text(key);
+        if (value && !/^docker\.io\/[a-z0-9]+(?:[._-][a-z0-9]+)*\/[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[0-9a-f]{64}$/.test(value)) {
+            problem(key, `is "${value}"; it must be a Docker Hub image pinned by digest, docker.io/namespace/name@sha256:<digest>`);
         }
         return value;
     };
+    const tasksImage = givenImage("tasksImage");
+    const requestsImage = givenImage("requestsImage");
+    const builds = !tasksImage || !requestsImage;
+
+    const dockerHubUsername = text("dockerHubUsername");
+    if (!dockerHubUsername) {
+        if (builds) problem("dockerHubUsername", "is not set; it pushes the images this stack builds");
+    } else if (!isRepositoryPart(dockerHubUsername)) {
+        problem("dockerHubUsername", `is "${dockerHubUsername}"; it must be lowercase letters and digits`);
+    }
+
+    const dockerHubToken = builds
+        ? secret("dockerHubToken", oneWord, "; it pushes the images this stack builds")
+        : pulumi.secret("");
+    const image = (given: string, key: "tasksRepository" | "requestsRepository", service: string): ServiceImage => {
+        if (given) return { digest: given };
+        const repository = text(key) || `${dockerHubUsername}/${service}`;
+        if (text(key) && !isRepository(repository)) {
+            problem(key, `is "${repository}"; it must be namespace/name in lowercase letters, digits and . _ -`);
+        }
+        return { build: { repository, registry: { username: dockerHubUsername, token: dockerHubToken } } };
+    };
+
+    const hostAmi = text("hostAmi");
+    if (hostAmi && !/^ami-[0-9a-f]{8,17}$/.test(hostAmi)) problem("hostAmi", `is "${hostAmi}"; it must look like ami-…`);
 
     const imagePlatform = text("imagePlatform");
     if (!(platforms as readonly string[]).includes(imagePlatform)) {
@@ -207,21 +240,21 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     }
 
     const result: StackConfig = {
-        dockerHub: { username: dockerHubUsername, token: secret("dockerHubToken", oneWord) },
         imagePlatform: imagePlatform as Platform,
+        hostAmi: hostAmi || undefined,
         ingressCidrs,
         network: vpcId && subnetId ? { vpcId, subnetId } : undefined,
         tags,
         logLevel: logLevel as LogLevel,
         tasks: {
-            repository: repository("tasksRepository", "tasks"),
+            image: image(tasksImage, "tasksRepository", "tasks"),
             instanceType: instanceType("tasksInstanceType"),
             mongodbUri: secret("mongodbUri", mongodbUriProblem),
             logseneToken: secret("logseneToken", oneWord),
             logseneReceiverUrl: logseneReceiverUrl || undefined,
         },
         requests: {
-            repository: repository("requestsRepository", "requests"),
+            image: image(requestsImage, "requestsRepository", "requests"),
             instanceType: instanceType("requestsInstanceType"),
             postgresUrl: secret("postgresUrl", postgresUrlProblem),
             papertrailDestination: secret("papertrailDestination", hostPortProblem),
@@ -285,8 +318,39 @@ function httpUrlProblem(value: string): string | undefined {
     }
 }
 
+/** Address ranges reserved for documentation: a rule with one of them reaches nobody. */
+const documentationRanges = [
+    { range: "192.0.2.0/24", rfc: "RFC 5737" },
+    { range: "198.51.100.0/24", rfc: "RFC 5737" },
+    { range: "203.0.113.0/24", rfc: "RFC 5737" },
+    { range: "2001:db8::/32", rfc: "RFC 3849" },
+];
+
+/** The documentation range a CIDR lies in, if any. */
+function documentationRange(cidr: string): { range: string; rfc: string } | undefined {
+    const [address, prefix] = cidr.split("/");
+    const family = net.isIPv4(address) ? "ipv4" : "ipv6";
+    return documentationRanges.find(({ range }) => {
+        const [start, bits] = range.split("/");
+        if (net.isIPv4(start) !== (family === "ipv4") || Number(prefix) < Number(bits)) return false;
+        const block = new net.BlockList();
+        block.addSubnet(start, Number(bits), family);
+        return block.check(address, family);
+    });
+}
+
 /** What is wrong with a CIDR, or undefined. IPv4 CIDRs must have their host bits clear, as AWS requires. */
 export function cidrProblem(cidr: string): string | undefined {
+    const shape = cidrShapeProblem(cidr);
+    if (shape) return shape;
+    const documentation = documentationRange(cidr);
+    if (documentation) {
+        return `it lies in ${documentation.range}, a range reserved for documentation (${documentation.rfc}) that reaches nobody; put the networks your clients use`;
+    }
+    return undefined;
+}
+
+function cidrShapeProblem(cidr: string): string | undefined {
     const [address, prefixText, ...rest] = cidr.split("/");
     const prefix = Number(prefixText);
     if (rest.length > 0 || prefixText === undefined || !/^\d{1,3}$/.test(prefixText)) {

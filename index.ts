@@ -1,12 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ImageSource } from "./components/image";
 import { ServiceHost } from "./components/serviceHost";
-import { readStackConfig } from "./config";
+import { readStackConfig, ServiceImage } from "./config";
 
 // 1. Config: every problem is reported at once, before any resource exists.
 const config = readStackConfig(new pulumi.Config(), pulumi.getStack());
+
+/** A given digest is released as is; otherwise the image is built from the service's folder and pushed. */
+function imageSource(image: ServiceImage, context: string): ImageSource {
+    return "digest" in image ? image : { build: { ...image.build, context } };
+}
+
 const shared = {
     platform: config.imagePlatform,
-    registry: { username: config.dockerHub.username, token: config.dockerHub.token },
+    ami: config.hostAmi,
     ingressCidrs: config.ingressCidrs,
     network: config.network,
     tags: config.tags,
@@ -15,8 +22,7 @@ const shared = {
 // 2. tasks: Node/TypeScript on MongoDB, logs to Logsene.
 const tasks = new ServiceHost("tasks", {
     ...shared,
-    context: "services/tasks",
-    repository: config.tasks.repository,
+    image: imageSource(config.tasks.image, "services/tasks"),
     instanceType: config.tasks.instanceType,
     port: 8080,
     environment: {
@@ -26,11 +32,11 @@ const tasks = new ServiceHost("tasks", {
     secrets: { MONGODB_URI: config.tasks.mongodbUri, LOGSENE_TOKEN: config.tasks.logseneToken },
 });
 
-// 3. requests: Python on PostgreSQL, logs to Papertrail; it checks tasks on the tasks host's private address.
+// 3. requests: Python on PostgreSQL, logs to Papertrail. It calls tasks on the tasks host's private address, which
+// is known only once that host serves: a new tasks host becomes a requests release, never a new requests host.
 const requests = new ServiceHost("requests", {
     ...shared,
-    context: "services/requests",
-    repository: config.requests.repository,
+    image: imageSource(config.requests.image, "services/requests"),
     instanceType: config.requests.instanceType,
     port: 8000,
     environment: { LOG_LEVEL: config.logLevel, TASKS_URL: tasks.privateUrl },
@@ -46,5 +52,7 @@ export const tasksUrl = tasks.url;
 export const requestsUrl = requests.url;
 export const tasksImageDigest = tasks.imageDigest;
 export const requestsImageDigest = requests.imageDigest;
+export const tasksReleaseId = tasks.releaseId;
+export const requestsReleaseId = requests.releaseId;
 export const tasksInstanceId = tasks.instanceId;
 export const requestsInstanceId = requests.instanceId;

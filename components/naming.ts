@@ -3,6 +3,11 @@ export function parameterPath(project: string, stack: string, service: string): 
     return `/${project}/${stack}/${service}`;
 }
 
+/** The SSM path under which a service's hosts record their releases' outcomes, one parameter per instance. */
+export function releaseRecordPath(project: string, stack: string, service: string): string {
+    return `${parameterPath(project, stack, service)}/releases`;
+}
+
 /** Tags on every resource of a service. `extra` cannot override the ones that identify it. */
 export function serviceTags(
     project: string,

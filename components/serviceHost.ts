@@ -1,29 +1,27 @@
 import * as aws from "@pulumi/aws";
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultAwsCliImage, renderCloudConfig } from "./cloudInit";
-import { ec2AssumeRolePolicy, parameterPathArn, parameterReadPolicy } from "./iam";
-import { dockerHubImageName, parameterPath, serviceTags } from "./naming";
+import { defaultAwsCliImage, defaultProxyImage, renderBootstrap } from "./host/bootstrap";
+import { ec2AssumeRolePolicy, hostPolicy, parameterPathArn, secretsKeyPolicy } from "./identity/iam";
+import { ImageSource, serviceImage } from "./image";
+import { parameterPath, releaseRecordPath, serviceTags } from "./naming";
 import { amiParameterName, Platform } from "./platform";
+import { releaseParameters, renderReleaseDocument } from "./release/document";
+import { ManagedNodeReady, ReleaseGate } from "./release/waiters";
 
 export interface ServiceHostArgs {
-    /** Folder holding the service's Dockerfile: the build context, relative to the project. */
-    context: string;
-    /** Docker Hub repository, `namespace/name`. The image is pushed as docker.io/<repository>:<imageTag>. */
-    repository: string;
-    /** Tag pushed beside the digest; hosts always run the digest. @default the stack name */
-    imageTag?: string;
+    /** The image to run: `{ build: {...} }` to build and push it here, or `{ digest }` for one already pushed. */
+    image: ImageSource;
     /** Platform the image is built for; the AMI and instance type must match it. @default "linux/amd64" */
     platform?: Platform;
-    /** Docker Hub credentials used to push. The token should be a secret. */
-    registry: { username: pulumi.Input<string>; token: pulumi.Input<string> };
-    /** Port the container listens on; the host publishes the same port. */
+    /** Port the container listens on; the host's proxy serves the same port in public. Up to 45535. */
     port: number;
-    /** Plain environment of the container. Lands in user data, so never put a secret here. */
+    /** Path that answers 200 once the service is ready; a release waits for it. @default "/health" */
+    healthPath?: string;
+    /** Plain environment of the container, sent with each release. Never put a secret here. @default {} */
     environment?: Record<string, pulumi.Input<string>>;
     /**
-     * Secret environment of the container, by variable name. Each becomes an SSM SecureString parameter that only
-     * this host can read, fetched at boot into a root-only file. @default none
+     * Secret environment of the container, by variable name. Each becomes an SSM SecureString parameter encrypted
+     * with this service's own KMS key, and reaches the container as a file named by `NAME_FILE`. @default {}
      */
     secrets?: Record<string, pulumi.Input<string>>;
     /** @default "t3.micro" */
@@ -32,22 +30,41 @@ export interface ServiceHostArgs {
     ingressCidrs?: string[];
     /** VPC and public subnet of the host. @default the region's default VPC and its first default subnet */
     network?: { vpcId: pulumi.Input<string>; subnetId: pulumi.Input<string> };
+    /**
+     * The host's AMI. Unset: the current ECS-optimized Amazon Linux 2023 AMI, resolved when the host is created and
+     * then kept, so AWS's weekly AMI releases replace nothing; set an id to move hosts to another AMI on purpose.
+     * @default resolved once
+     */
+    ami?: string;
     /** Size of the encrypted gp3 root volume; the AMI needs at least 30. @default 30 */
     rootVolumeGiB?: number;
     /** Extra tags on every resource; project, stack, service and Name are always set. @default {} */
     tags?: Record<string, string>;
-    /** Image that runs the AWS CLI at boot to fetch the secrets. @default public.ecr.aws/aws-cli/aws-cli:<pinned> */
+    /** Seconds a new container has to answer its health check before the release fails. @default 120 */
+    healthTimeoutSeconds?: number;
+    /** Seconds `pulumi up` waits for a release's outcome, pulls and health check included. @default 900 */
+    releaseTimeoutSeconds?: number;
+    /** Seconds a new host has to boot and come online in Systems Manager. @default 900 */
+    hostReadyTimeoutSeconds?: number;
+    /** The reverse proxy's image, pinned by version. @default caddy:<pinned>-alpine */
+    proxyImage?: string;
+    /** Image that runs the AWS CLI on the host. @default public.ecr.aws/aws-cli/aws-cli:<pinned> */
     awsCliImage?: string;
 }
 
 const defaults = {
     platform: "linux/amd64",
+    healthPath: "/health",
     instanceType: "t3.micro",
     ingressCidrs: [],
     rootVolumeGiB: 30,
     environment: {},
     secrets: {},
     tags: {},
+    healthTimeoutSeconds: 120,
+    releaseTimeoutSeconds: 900,
+    hostReadyTimeoutSeconds: 900,
+    proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
 } satisfies Partial<ServiceHostArgs>;
 
@@ -55,20 +72,22 @@ const defaults = {
 type Settings = ServiceHostArgs & Required<Pick<ServiceHostArgs, keyof typeof defaults>>;
 
 /**
- * One containerized service on its own EC2 host: the image built and pushed to Docker Hub, the service's secrets in
- * SSM, a host identity that can read only those, a security group without SSH, and an instance that runs the image
- * by digest behind an Elastic IP. A new digest replaces the instance, the new one created before the old is deleted.
+ * One containerized service on its own long-lived EC2 host. The host boots with a reverse proxy and a release
+ * script, nothing else. Each release is an SSM association that swaps containers behind the proxy without downtime,
+ * and `pulumi up` waits for the host to record it healthy; a release that is not healthy fails `pulumi up` while the
+ * previous one keeps serving. The Elastic IP moves to a new host only once that host's release succeeded.
  */
 export class ServiceHost extends pulumi.ComponentResource {
     /** http://<public IP>:<port> */
     public readonly url: pulumi.Output<string>;
-    /** http://<private IP>:<port>, for peers in the VPC. */
+    /** http://<private IP>:<port>, for peers in the VPC; known only once the host's release is healthy. */
     public readonly privateUrl: pulumi.Output<string>;
     public readonly publicIp: pulumi.Output<string>;
-    public readonly privateIp: pulumi.Output<string>;
     public readonly instanceId: pulumi.Output<string>;
-    /** The pushed image, `docker.io/<repository>@sha256:…`. */
+    /** The image the host runs, `repository@sha256:…`. */
     public readonly imageDigest: pulumi.Output<string>;
+    /** The release the host serves: a hash of the image, the settings and the secrets' versions. */
+    public readonly releaseId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
     /** SSM path of the service's secrets. */
     public readonly parameterPath: string;
@@ -76,6 +95,9 @@ export class ServiceHost extends pulumi.ComponentResource {
     private readonly serviceName: string;
     private readonly port: number;
     private readonly tags: Record<string, string>;
+    private readonly region: pulumi.Output<string>;
+    private readonly accountId: pulumi.Output<string>;
+    private readonly partition: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("microservices:index:ServiceHost", name, {}, opts);
@@ -84,96 +106,38 @@ export class ServiceHost extends pulumi.ComponentResource {
         this.port = settings.port;
         this.tags = serviceTags(pulumi.getProject(), pulumi.getStack(), name, settings.tags);
         this.parameterPath = parameterPath(pulumi.getProject(), pulumi.getStack(), name);
-        const region = aws.getRegionOutput({}, { parent: this }).region;
+        this.region = aws.getRegionOutput({}, { parent: this }).region;
+        this.accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        this.partition = aws.getPartitionOutput({}, { parent: this }).partition;
 
-        const image = this.buildImage(settings);
-        const parameters = this.storeSecrets(settings.secrets);
-        const instanceProfile = this.createIdentity(region);
+        const image = serviceImage(name, settings.image, settings.platform, this);
+        const role = this.createRole();
+        const parameters = this.storeSecrets(settings.secrets, role);
         const network = settings.network ?? this.defaultNetwork();
         const securityGroup = this.createSecurityGroup(network.vpcId, settings.ingressCidrs);
-        const instance = this.createInstance(settings, {
-            userData: this.userData(settings, image.repoDigest, region, Object.keys(parameters)),
-            subnetId: network.subnetId,
-            securityGroup,
-            instanceProfile,
-            parameters: Object.values(parameters),
-        });
-        const address = new aws.ec2.Eip(
-            `${name}-eip`,
-            { domain: "vpc", instance: instance.id, tags: this.tags },
-            { parent: this },
-        );
+        const host = this.createHost(settings, role, network.subnetId, securityGroup);
+        const release = this.release(settings, image, parameters, host);
+        const address = this.assignAddress(release);
 
         this.publicIp = address.publicIp;
-        this.privateIp = instance.privateIp;
         this.url = pulumi.interpolate`http://${address.publicIp}:${settings.port}`;
-        this.privateUrl = pulumi.interpolate`http://${instance.privateIp}:${settings.port}`;
-        this.instanceId = instance.id;
-        this.imageDigest = image.repoDigest;
+        // Derived from the release, so a peer's release that uses it waits until this host serves.
+        this.privateUrl = pulumi
+            .all([host.privateIp, release.releaseId])
+            .apply(([ip]) => `http://${ip}:${settings.port}`);
+        this.instanceId = host.id;
+        this.imageDigest = image;
+        this.releaseId = release.releaseId;
         this.securityGroupId = securityGroup.id;
         this.registerOutputs({
             url: this.url,
             privateUrl: this.privateUrl,
             publicIp: this.publicIp,
-            privateIp: this.privateIp,
             instanceId: this.instanceId,
             imageDigest: this.imageDigest,
+            releaseId: this.releaseId,
             securityGroupId: this.securityGroupId,
         });
-    }
-
-    /** Cloud-config that fetches the secrets and runs the image by digest. Holds no secret: it is stored in clear. */
-    private userData(
-        settings: Settings,
-        digest: pulumi.Output<string>,
-        region: pulumi.Output<string>,
-        secretNames: string[],
-    ): pulumi.Output<string> {
-        return pulumi.all([digest, region, pulumi.output(settings.environment)]).apply(([image, regionName, environment]) =>
-            renderCloudConfig({
-                serviceName: this.serviceName,
-                image,
-                port: settings.port,
-                region: regionName,
-                parameterPath: this.parameterPath,
-                secretNames,
-                environment,
-                awsCliImage: settings.awsCliImage,
-            }),
-        );
-    }
-
-    /** The host: the Docker-ready AMI, IMDSv2 only, an encrypted root volume, replaced when its user data changes. */
-    private createInstance(
-        settings: Settings,
-        parts: {
-            userData: pulumi.Output<string>;
-            subnetId: pulumi.Input<string>;
-            securityGroup: aws.ec2.SecurityGroup;
-            instanceProfile: aws.iam.InstanceProfile;
-            parameters: aws.ssm.Parameter[];
-        },
-    ): aws.ec2.Instance {
-        const ami = aws.ssm.getParameterOutput({ name: amiParameterName(settings.platform) }, { parent: this });
-        return new aws.ec2.Instance(
-            `${this.serviceName}-host`,
-            {
-                ami: ami.insecureValue,
-                instanceType: settings.instanceType,
-                subnetId: parts.subnetId,
-                vpcSecurityGroupIds: [parts.securityGroup.id],
-                iamInstanceProfile: parts.instanceProfile.name,
-                // A hop limit of 1 keeps the service's container away from the host's role credentials.
-                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-                rootBlockDevice: { volumeType: "gp3", volumeSize: settings.rootVolumeGiB, encrypted: true },
-                userData: parts.userData,
-                userDataReplaceOnChange: true,
-                tags: this.tags,
-                volumeTags: this.tags,
-            },
-            // The secrets must exist before the host boots and reads them.
-            { parent: this, dependsOn: parts.parameters },
-        );
     }
 
     /** Opens this service's port to another service's host, which calls it on its private address. */
@@ -193,24 +157,75 @@ export class ServiceHost extends pulumi.ComponentResource {
         );
     }
 
-    private buildImage(settings: Settings): docker.Image {
-        return new docker.Image(
-            `${this.serviceName}-image`,
+    private arn(path: string): pulumi.Output<string> {
+        return pulumi.all([this.partition, this.region, this.accountId]).apply(([p, r, a]) => parameterPathArn(p, r, a, path));
+    }
+
+    /** The host's role: SSM Session Manager (instead of SSH), its own parameters, and its release records. */
+    private createRole(): aws.iam.Role {
+        const role = new aws.iam.Role(
+            `${this.serviceName}-role`,
+            { assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()), tags: this.tags },
+            { parent: this },
+        );
+        new aws.iam.RolePolicyAttachment(
+            `${this.serviceName}-session-manager`,
             {
-                imageName: dockerHubImageName(settings.repository, settings.imageTag ?? pulumi.getStack()),
-                build: {
-                    context: settings.context,
-                    dockerfile: `${settings.context}/Dockerfile`,
-                    platform: settings.platform,
-                },
-                registry: { server: "docker.io", username: settings.registry.username, password: settings.registry.token },
+                role: role.name,
+                policyArn: pulumi.interpolate`arn:${this.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
             },
             { parent: this },
         );
+        const recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName);
+        new aws.iam.RolePolicy(
+            `${this.serviceName}-host-policy`,
+            {
+                role: role.name,
+                policy: pulumi
+                    .all([this.arn(this.parameterPath), this.arn(recordPath)])
+                    .apply(([parameters, records]) => JSON.stringify(hostPolicy(parameters, records))),
+            },
+            { parent: this },
+        );
+        return role;
     }
 
-    /** One SecureString parameter per secret, under this service's path, keyed by variable name. */
-    private storeSecrets(secrets: Record<string, pulumi.Input<string>>): Record<string, aws.ssm.Parameter> {
+    /**
+     * The service's own KMS key, which only this host's role (and the deployer, through SSM) can use, and one
+     * SecureString parameter per secret encrypted with it, keyed by variable name.
+     */
+    private storeSecrets(secrets: Record<string, pulumi.Input<string>>, role: aws.iam.Role) {
+        const caller = aws.getCallerIdentityOutput({}, { parent: this });
+        const deployerArn = aws.iam.getSessionContextOutput({ arn: caller.arn }, { parent: this }).issuerArn;
+        const key = new aws.kms.Key(
+            `${this.serviceName}-secrets-key`,
+            {
+                description: `Encrypts the ${this.serviceName} service's secrets in SSM (${pulumi.getStack()})`,
+                enableKeyRotation: true,
+                deletionWindowInDays: 7,
+                policy: pulumi
+                    .all([this.partition, this.accountId, this.region, deployerArn, role.arn, this.arn(this.parameterPath)])
+                    .apply(([partition, accountId, region, deployer, hostRole, pathArn]) =>
+                        JSON.stringify(
+                            secretsKeyPolicy({
+                                partition,
+                                accountId,
+                                region,
+                                deployerArn: deployer,
+                                hostRoleArn: hostRole,
+                                parameterPathArn: pathArn,
+                            }),
+                        ),
+                    ),
+                tags: this.tags,
+            },
+            { parent: this },
+        );
+        new aws.kms.Alias(
+            `${this.serviceName}-secrets-key-alias`,
+            { name: `alias${this.parameterPath}`, targetKeyId: key.keyId },
+            { parent: this },
+        );
         const parameters: Record<string, aws.ssm.Parameter> = {};
         for (const variable of Object.keys(secrets).sort()) {
             parameters[variable] = new aws.ssm.Parameter(
@@ -218,6 +233,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 {
                     name: `${this.parameterPath}/${variable}`,
                     type: "SecureString",
+                    keyId: key.arn,
                     value: pulumi.secret(secrets[variable]),
                     description: `${variable} of the ${this.serviceName} service`,
                     tags: this.tags,
@@ -228,35 +244,158 @@ export class ServiceHost extends pulumi.ComponentResource {
         return parameters;
     }
 
-    /** A role the host takes: SSM Session Manager (instead of SSH) and read access to its own parameters only. */
-    private createIdentity(region: pulumi.Output<string>): aws.iam.InstanceProfile {
-        const role = new aws.iam.Role(
-            `${this.serviceName}-role`,
-            { assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()), tags: this.tags },
-            { parent: this },
-        );
-        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
-        new aws.iam.RolePolicyAttachment(
-            `${this.serviceName}-session-manager`,
-            { role: role.name, policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore` },
-            { parent: this },
-        );
-        const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
-        new aws.iam.RolePolicy(
-            `${this.serviceName}-read-parameters`,
-            {
-                role: role.name,
-                policy: pulumi
-                    .all([partition, region, accountId])
-                    .apply(([p, r, a]) => JSON.stringify(parameterReadPolicy(parameterPathArn(p, r, a, this.parameterPath)))),
-            },
-            { parent: this },
-        );
-        return new aws.iam.InstanceProfile(
+    /**
+     * The long-lived host: the Docker-ready AMI, IMDSv2 only, an encrypted root volume, and user data that only
+     * bootstraps it (proxy and release script). A new host is created before the old one is deleted, and takes
+     * traffic only once its release succeeded.
+     */
+    private createHost(
+        settings: Settings,
+        role: aws.iam.Role,
+        subnetId: pulumi.Input<string>,
+        securityGroup: aws.ec2.SecurityGroup,
+    ): aws.ec2.Instance {
+        const profile = new aws.iam.InstanceProfile(
             `${this.serviceName}-profile`,
             { role: role.name, tags: this.tags },
             { parent: this },
         );
+        const ami =
+            settings.ami ?? aws.ssm.getParameterOutput({ name: amiParameterName(settings.platform) }, { parent: this }).insecureValue;
+        const userData = this.region.apply((region) =>
+            renderBootstrap({
+                serviceName: this.serviceName,
+                port: settings.port,
+                healthPath: settings.healthPath,
+                region,
+                recordPath: releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName),
+                proxyImage: settings.proxyImage,
+                awsCliImage: settings.awsCliImage,
+            }),
+        );
+        return new aws.ec2.Instance(
+            `${this.serviceName}-host`,
+            {
+                ami,
+                instanceType: settings.instanceType,
+                subnetId,
+                vpcSecurityGroupIds: [securityGroup.id],
+                iamInstanceProfile: profile.name,
+                // A hop limit of 1 keeps the service's container away from the host's role credentials.
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: { volumeType: "gp3", volumeSize: settings.rootVolumeGiB, encrypted: true },
+                userData,
+                userDataReplaceOnChange: true,
+                tags: this.tags,
+                volumeTags: this.tags,
+            },
+            // Without a pinned AMI, the one resolved at creation stays: AWS's new AMIs replace no host by surprise.
+            { parent: this, ignoreChanges: settings.ami ? [] : ["ami"] },
+        );
+    }
+
+    /**
+     * A release: the SSM document that runs the host's release script, an association that runs it with this
+     * release's inputs (replaced, so run again, whenever they change), and the gate that waits for the host to record
+     * the outcome. The association waits for the host to be an online managed node.
+     */
+    private release(
+        settings: Settings,
+        image: pulumi.Output<string>,
+        parameters: Record<string, aws.ssm.Parameter>,
+        host: aws.ec2.Instance,
+    ): ReleaseGate {
+        const name = this.serviceName;
+        const content = renderReleaseDocument(name);
+        const document = new aws.ssm.Document(
+            `${name}-release-document`,
+            { documentType: "Command", documentFormat: "JSON", content, tags: this.tags },
+            { parent: this },
+        );
+        const managedNode = new ManagedNodeReady(
+            `${name}-managed-node`,
+            { instanceIds: pulumi.all([host.id]), region: this.region, timeoutSeconds: settings.hostReadyTimeoutSeconds, pollSeconds: 5 },
+            { parent: this },
+        );
+        const secretVersions = Object.fromEntries(
+            Object.entries(parameters).map(([variable, parameter]) => [
+                variable,
+                pulumi.all([parameter.name, parameter.version]).apply(([parameterName, version]) => ({
+                    parameter: parameterName,
+                    version,
+                })),
+            ]),
+        );
+        const inputs = pulumi
+            .all([image, pulumi.output(settings.environment), pulumi.output(secretVersions)])
+            .apply(([imageDigest, environment, secrets]) =>
+                releaseParameters(content, {
+                    image: imageDigest,
+                    settings: { ...environment, PORT: String(settings.port) },
+                    secrets,
+                    healthTimeoutSeconds: settings.healthTimeoutSeconds,
+                }),
+            );
+        const association = new aws.ssm.Association(
+            `${name}-release`,
+            {
+                name: document.name,
+                documentVersion: document.latestVersion,
+                targets: [{ key: "InstanceIds", values: managedNode.instanceIds }],
+                parameters: inputs,
+                // Rate controls for when a release targets several hosts: one at a time, stop at the first failure.
+                maxConcurrency: "1",
+                maxErrors: "0",
+                tags: this.tags,
+            },
+            {
+                parent: this,
+                // The provider updates an association in place and waits only on create: a release replaces it.
+                replaceOnChanges: ["parameters", "documentVersion", "targets"],
+                deleteBeforeReplace: true,
+            },
+        );
+        return new ReleaseGate(
+            `${name}-release-gate`,
+            {
+                serviceName: name,
+                associationId: association.associationId,
+                instanceIds: managedNode.instanceIds,
+                recordPath: releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name),
+                releaseId: inputs.releaseId,
+                region: this.region,
+                timeoutSeconds: settings.releaseTimeoutSeconds,
+                pollSeconds: 5,
+                statusCommand: `scripts/release-status.sh ${pulumi.getStack()} ${name}`,
+            },
+            { parent: this, dependsOn: [this.releaseRecord(host)] },
+        );
+    }
+
+    /** The SSM parameter where the host records its releases' outcomes; the host writes it, Pulumi never resets it. */
+    private releaseRecord(host: aws.ec2.Instance): aws.ssm.Parameter {
+        return new aws.ssm.Parameter(
+            `${this.serviceName}-release-record`,
+            {
+                name: pulumi.interpolate`${releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName)}/${host.id}`,
+                type: "String",
+                value: "release=none\nstatus=pending\n",
+                description: `Outcome of the ${this.serviceName} host's last release, written by the host`,
+                tags: this.tags,
+            },
+            { parent: this, ignoreChanges: ["value"] },
+        );
+    }
+
+    /** The public address, moved to a host only once its release succeeded; the old host keeps it until then. */
+    private assignAddress(release: ReleaseGate): aws.ec2.Eip {
+        const address = new aws.ec2.Eip(`${this.serviceName}-eip`, { domain: "vpc", tags: this.tags }, { parent: this });
+        new aws.ec2.EipAssociation(
+            `${this.serviceName}-address`,
+            { allocationId: address.allocationId, instanceId: release.instanceIds[0] },
+            { parent: this, dependsOn: [release] },
+        );
+        return address;
     }
 
     /** The region's default VPC and, for a stable choice, the first of its default subnets by id. */

@@ -1,4 +1,5 @@
 import { gunzipSync } from "zlib";
+import * as YAML from "yaml";
 
 /** A user data document as the host will read it, with the resource property it came from. */
 export interface UserDataText {
@@ -24,4 +25,21 @@ export function instanceUserData(props: { userData?: string; userDataBase64?: st
 /** A launch template's user data, which EC2 takes base64-encoded. */
 export function launchTemplateUserData(props: { userData?: string }): UserDataText[] {
     return props.userData ? [{ property: "userData", text: decodeBase64(props.userData) }] : [];
+}
+
+/**
+ * The commands of a cloud-config's `runcmd` as shell lines: cloud-init runs a list entry as the words of one
+ * command, so `[docker, pull, image]` is `docker pull image`. Other user data has none.
+ */
+export function cloudConfigCommands(text: string): string[] {
+    if (!text.startsWith("#cloud-config")) return [];
+    let document: unknown;
+    try {
+        document = YAML.parse(text);
+    } catch {
+        return [];
+    }
+    const runcmd = (document as { runcmd?: unknown } | null)?.runcmd;
+    if (!Array.isArray(runcmd)) return [];
+    return runcmd.map((entry) => (Array.isArray(entry) ? entry.map(String).join(" ") : String(entry)));
 }

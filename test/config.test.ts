@@ -27,7 +27,8 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
         what: "a missing Docker Hub username",
         overrides: { dockerHubUsername: undefined },
         problem:
-            "- `dockerHubUsername` is not set.\n  Example: myname\n  Fix: pulumi config set dockerHubUsername myname",
+            "- `dockerHubUsername` is not set; it pushes the images this stack builds.\n" +
+            "  Example: myname\n  Fix: pulumi config set dockerHubUsername myname",
     },
     {
         what: "an upper-case Docker Hub username",
@@ -39,7 +40,9 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
     {
         what: "a missing Docker Hub token",
         overrides: { dockerHubToken: undefined },
-        problem: "- `dockerHubToken` is not set.\n  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
+        problem:
+            "- `dockerHubToken` is not set; it pushes the images this stack builds.\n" +
+            "  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
     },
     {
         what: "a MongoDB URI with another scheme",
@@ -113,35 +116,75 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
         overrides: { ingressCidrs: ["10.1.2.3/16"] },
         problem:
             '- `ingressCidrs` holds "10.1.2.3/16": its host bits are set (the network is 10.1.0.0/16).\n' +
-            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
     },
     {
         what: "an IPv6 prefix past 128",
         overrides: { ingressCidrs: ["2001:db8::/129"] },
         problem:
             '- `ingressCidrs` holds "2001:db8::/129": an IPv6 prefix stops at 128.\n' +
-            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
+    },
+    {
+        what: "an IPv4 documentation range, which reaches nobody",
+        overrides: { ingressCidrs: ["203.0.113.0/24"] },
+        problem:
+            '- `ingressCidrs` holds "203.0.113.0/24": it lies in 203.0.113.0/24, a range reserved for documentation ' +
+            "(RFC 5737) that reaches nobody; put the networks your clients use.\n" +
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
+    },
+    {
+        what: "a network inside an IPv4 documentation range",
+        overrides: { ingressCidrs: ["198.51.100.128/25"] },
+        problem:
+            '- `ingressCidrs` holds "198.51.100.128/25": it lies in 198.51.100.0/24, a range reserved for documentation ' +
+            "(RFC 5737) that reaches nobody; put the networks your clients use.\n" +
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
+    },
+    {
+        what: "the IPv6 documentation range",
+        overrides: { ingressCidrs: ["2001:db8:1::/48"] },
+        problem:
+            '- `ingressCidrs` holds "2001:db8:1::/48": it lies in 2001:db8::/32, a range reserved for documentation ' +
+            "(RFC 3849) that reaches nobody; put the networks your clients use.\n" +
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
+    },
+    {
+        what: "an image given by tag",
+        overrides: { tasksImage: "docker.io/octocat/tasks:latest" },
+        problem:
+            '- `tasksImage` is "docker.io/octocat/tasks:latest"; it must be a Docker Hub image pinned by digest, ' +
+            "docker.io/namespace/name@sha256:<digest>.\n" +
+            "  Example: docker.io/myname/tasks@sha256:<64 hex digits>\n" +
+            "  Fix: pulumi config set tasksImage docker.io/myname/tasks@sha256:<64 hex digits>",
+    },
+    {
+        what: "a malformed AMI id",
+        overrides: { hostAmi: "ami-XYZ" },
+        problem:
+            '- `hostAmi` is "ami-XYZ"; it must look like ami-….\n' +
+            "  Example: ami-0123456789abcdef0\n  Fix: pulumi config set hostAmi ami-0123456789abcdef0",
     },
     {
         what: "a CIDR without a prefix",
         overrides: { ingressCidrs: ["10.0.0.0"] },
         problem:
             '- `ingressCidrs` holds "10.0.0.0": it must be an address/prefix CIDR.\n' +
-            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
     },
     {
         what: "a repeated CIDR",
         overrides: { ingressCidrs: ["10.0.0.0/8", "10.0.0.0/8"] },
         problem:
             "- `ingressCidrs` lists 10.0.0.0/8 more than once.\n" +
-            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
     },
     {
         what: "ingress CIDRs that are not a list",
         overrides: { ingressCidrs: "10.0.0.0/8" },
         problem:
             "- `ingressCidrs` must be a list of strings.\n" +
-            "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+            "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
     },
     {
         what: "a VPC without a subnet",
@@ -212,9 +255,10 @@ describe("stack config", () => {
         });
         expect(error).to.equal(
             message(
-                "- `dockerHubToken` is not set.\n  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
+                "- `dockerHubToken` is not set; it pushes the images this stack builds.\n" +
+                    "  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
                 '- `ingressCidrs` holds "0.0.0.0/33": an IPv4 prefix stops at 32.\n' +
-                    "  Example: 203.0.113.0/24\n  Fix: pulumi config set --path 'ingressCidrs[0]' 203.0.113.0/24",
+                    "  Example: 10.20.0.0/16\n  Fix: pulumi config set --path 'ingressCidrs[0]' 10.20.0.0/16",
                 '- `instanceType` is "t3.micro", an x86_64 type, but `imagePlatform` is linux/arm64; ' +
                     "pick an arm64 type or change `imagePlatform`.\n" +
                     "  Example: t3.micro\n  Fix: pulumi config set instanceType t3.micro",
@@ -246,11 +290,28 @@ describe("stack config", () => {
             imagePlatform: "linux/arm64",
             instanceType: "t4g.micro",
             requestsInstanceType: "m7g.large",
-            ingressCidrs: ["2001:db8::/32", "198.51.100.0/24"],
+            ingressCidrs: ["2a05:d018::/36", "192.0.0.0/8"],
             vpcId: "vpc-0123456789abcdef0",
             subnetId: "subnet-0123456789abcdef0",
             tags: ["team=platform", "note=a=b"],
         });
         expect(run.resources).not.to.be.empty;
+    });
+
+    it("needs no Docker Hub account when every image is given by digest", async () => {
+        const digest = (service: string) => `docker.io/octocat/${service}@sha256:${"c".repeat(64)}`;
+        const { dockerHubToken, dockerHubUsername, ...serviceSecrets } = minimalConfig;
+        const run = await runProgram({
+            ...serviceSecrets,
+            tasksImage: digest("tasks"),
+            requestsImage: digest("requests"),
+        });
+        expect(run.resources.filter((resource) => resource.type === "docker:index/image:Image")).to.deep.equal([]);
+        expect(await configError({ dockerHubToken: undefined, tasksImage: digest("tasks") })).to.equal(
+            message(
+                "- `dockerHubToken` is not set; it pushes the images this stack builds.\n" +
+                    "  Example: dckr_pat_…\n  Fix: pulumi config set --secret dockerHubToken",
+            ),
+        );
     });
 });

@@ -1,5 +1,5 @@
 // Shared Pulumi mock runtime, loaded once by mocha (--require): setMocks is global to the process.
-// It records the inputs of every resource the program registers, and answers the provider functions it calls.
+// It records the inputs and options of every resource the program registers, and answers the provider functions.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -9,14 +9,25 @@ import * as YAML from "yaml";
 export const project = "microservices";
 export const root = path.join(__dirname, "..");
 
+/** The options of a resource that decide how the engine replaces and orders it. */
+export interface RecordedOptions {
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    /** Names of the resources it explicitly depends on. */
+    dependsOn: string[];
+}
+
 export interface RecordedResource {
     type: string;
     name: string;
     /** As the provider would receive them; secret values keep their secret wrapper. */
     inputs: Record<string, unknown>;
+    options: RecordedOptions;
 }
 
 export const recorded: RecordedResource[] = [];
+const recordedOptions = new Map<string, RecordedOptions>();
 
 export const fakeAmis: Record<string, string> = {
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id": "ami-0a1b2c3d4e5f60718",
@@ -24,6 +35,10 @@ export const fakeAmis: Record<string, string> = {
 };
 export const fakeAccountId = "123456789012";
 export const fakeRegion = "eu-west-1";
+export const fakeDeployerArn = `arn:aws:iam::${fakeAccountId}:role/microservices-deployer`;
+
+/** What the fake cloud answers that a test may change: a host's private address, as after a replacement. */
+export const fakeCloud = { privateIps: {} as Record<string, string> };
 
 function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");
@@ -38,13 +53,25 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { repoDigest: `${imageName.split(":")[0]}@sha256:${sha256(imageName)}` };
         }
         case "aws:ec2/instance:Instance":
-            return { privateIp: `10.0.1.${n}`, publicIp: `198.51.100.${n}`, arn: `arn:aws:ec2:::instance/i-${name}` };
+            return {
+                privateIp: fakeCloud.privateIps[name] ?? `10.0.1.${n}`,
+                publicIp: `198.51.100.${n}`,
+                arn: `arn:aws:ec2:::instance/i-${name}`,
+            };
         case "aws:ec2/eip:Eip":
-            return { publicIp: `203.0.113.${n}` };
+            return { publicIp: `203.0.113.${n}`, allocationId: `eipalloc-${name}` };
         case "aws:iam/role:Role":
             return { name: `${name}-1a2b3c`, arn: `arn:aws:iam::${fakeAccountId}:role/${name}-1a2b3c` };
         case "aws:iam/instanceProfile:InstanceProfile":
             return { name: `${name}-4d5e6f`, arn: `arn:aws:iam::${fakeAccountId}:instance-profile/${name}-4d5e6f` };
+        case "aws:kms/key:Key":
+            return { keyId: `${name}-key-id`, arn: `arn:aws:kms:${fakeRegion}:${fakeAccountId}:key/${name}-key-id` };
+        case "aws:ssm/parameter:Parameter":
+            return { version: 1 };
+        case "aws:ssm/document:Document":
+            return { name: `${name}-7g8h9i`, latestVersion: "1" };
+        case "aws:ssm/association:Association":
+            return { associationId: `${name}-association-id` };
         default:
             return {};
     }
@@ -52,7 +79,14 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
 
 const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
-        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+        if (args.type === "pulumi:pulumi:Stack") return { id: undefined, state: {} };
+        const options = recordedOptions.get(`${args.type}::${args.name}`) ?? {
+            ignoreChanges: [],
+            replaceOnChanges: [],
+            deleteBeforeReplace: false,
+            dependsOn: [],
+        };
+        recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
     },
     call(args) {
@@ -62,7 +96,13 @@ const mocks: pulumi.runtime.Mocks = {
             case "aws:index/getPartition:getPartition":
                 return { partition: "aws", dnsSuffix: "amazonaws.com" };
             case "aws:index/getCallerIdentity:getCallerIdentity":
-                return { accountId: fakeAccountId, arn: `arn:aws:iam::${fakeAccountId}:user/ci`, userId: "AIDAEXAMPLE" };
+                return {
+                    accountId: fakeAccountId,
+                    arn: `arn:aws:sts::${fakeAccountId}:assumed-role/microservices-deployer/ci`,
+                    userId: "AROAEXAMPLE:ci",
+                };
+            case "aws:iam/getSessionContext:getSessionContext":
+                return { arn: args.inputs.arn, issuerArn: fakeDeployerArn, issuerName: "microservices-deployer" };
             case "aws:ssm/getParameter:getParameter": {
                 const ami = fakeAmis[args.inputs.name];
                 if (!ami) throw new Error(`no fake SSM parameter ${args.inputs.name}`);
@@ -77,6 +117,19 @@ const mocks: pulumi.runtime.Mocks = {
         }
     },
 };
+
+/** Records each resource's options as the program gives them (the mocks' newResource does not see options). */
+function recordOptions(args: pulumi.ResourceTransformationArgs): undefined {
+    const opts = args.opts as pulumi.CustomResourceOptions;
+    const dependsOn = opts.dependsOn === undefined ? [] : ([] as unknown[]).concat(opts.dependsOn);
+    recordedOptions.set(`${args.type}::${args.name}`, {
+        ignoreChanges: opts.ignoreChanges ?? [],
+        replaceOnChanges: opts.replaceOnChanges ?? [],
+        deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
+        dependsOn: dependsOn.map((resource) => (resource as { __name?: string }).__name ?? "?"),
+    });
+    return undefined;
+}
 
 /** A full, valid set of secrets, each holding a unique sentinel so tests can hunt for leaks. */
 export const sentinelSecrets: Record<string, string> = {
@@ -94,17 +147,25 @@ export type ConfigValues = Record<string, string | string[]>;
 /** The minimal config a stack needs: the secrets and the Docker Hub account. */
 export const minimalConfig: ConfigValues = { ...sentinelSecrets, dockerHubUsername: "octocat" };
 
+/** The networks a real prod stack would allow; the committed file holds a documentation range on purpose. */
+export const prodNetworks: ConfigValues = { ingressCidrs: ["10.20.0.0/16"] };
+
+/** Keys in the project's namespace, as the CLI names them (`microservices:ingressCidrs`). */
+function withNamespace(config: ConfigValues): ConfigValues {
+    return Object.fromEntries(
+        Object.entries(config).map(([key, value]) => [key.includes(":") ? key : `${project}:${key}`, value]),
+    );
+}
+
 function namespaced(config: ConfigValues): Record<string, string> {
-    const result: Record<string, string> = {};
-    for (const [key, value] of Object.entries(config)) {
-        result[key.includes(":") ? key : `${project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    return result;
+    return Object.fromEntries(
+        Object.entries(withNamespace(config)).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+    );
 }
 
 /**
  * The config of a committed stack file as `pulumi up` would see it: the project's defaults, then the stack file,
- * then `extra` (the secrets a user sets with the CLI).
+ * then `extra` (the secrets a user sets with the CLI, and for prod its real networks).
  */
 export function stackFileConfig(stack: string, extra: ConfigValues = minimalConfig): ConfigValues {
     const projectFile = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"));
@@ -113,7 +174,8 @@ export function stackFileConfig(stack: string, extra: ConfigValues = minimalConf
     for (const [key, declaration] of Object.entries<{ default?: string | string[] }>(projectFile.config)) {
         if (declaration.default !== undefined) config[key] = declaration.default;
     }
-    return { ...config, ...stackFile.config, ...extra };
+    const layers = [config, stackFile.config, stack === "prod" ? prodNetworks : {}, extra];
+    return Object.assign({}, ...layers.map(withNamespace));
 }
 
 export interface ProgramRun {
@@ -122,18 +184,45 @@ export interface ProgramRun {
     resources: RecordedResource[];
 }
 
-/** Runs index.ts afresh under the mocks with the given stack and config, and waits until every resource is in. */
-export async function runProgram(config: ConfigValues, stack = "dev"): Promise<ProgramRun> {
+/**
+ * Runs index.ts afresh under the mocks, inside a root stack as the CLI would, and waits until every resource is in.
+ * A failure anywhere in the program, in an `apply` too, rejects with its cause instead of hanging.
+ */
+export async function runProgram(config: ConfigValues, stack = "dev", program = "../index"): Promise<ProgramRun> {
     recorded.length = 0;
+    recordedOptions.clear();
     await pulumi.runtime.setMocks(mocks, project, stack, false);
     const values = namespaced(config);
     const secretKeys = Object.keys(sentinelSecrets).map((key) => `${project}:${key}`);
     pulumi.runtime.setAllConfig(values, secretKeys.filter((key) => key in values));
-    delete require.cache[require.resolve("../index")];
-    const outputs = await import("../index");
-    // Internal but stable: resolves once every pending registration has reached the mocks.
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-    return { outputs: { ...outputs }, resources: [...recorded] };
+    delete require.cache[require.resolve(program)];
+
+    let outputs: Record<string, pulumi.Output<string>> = {};
+    let settle: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const failed = new Promise<never>((_, reject) => {
+        const onRejection = (reason: unknown) => reject(reason);
+        process.once("unhandledRejection", onRejection);
+        // Removed once the run settles, so one run's listener never sees the next run's failures.
+        void settled.then(() => process.removeListener("unhandledRejection", onRejection));
+    });
+    try {
+        await Promise.race([
+            (async () => {
+                await pulumi.runtime.runInPulumiStack(async () => {
+                    pulumi.runtime.registerStackTransformation(recordOptions);
+                    outputs = { ...(await import(program)) };
+                    return outputs;
+                });
+                // Internal but stable: resolves once every pending registration has reached the mocks.
+                await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+            })(),
+            failed,
+        ]);
+    } finally {
+        settle();
+    }
+    return { outputs, resources: [...recorded] };
 }
 
 /** The value inside an Output, for assertions. */

@@ -32,6 +32,7 @@ for (const stack of ["dev", "prod"]) {
                 "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
                 "aws:ssm/parameter:Parameter",
                 "aws:iam/role:Role",
+                "aws:ssm/association:Association",
             ]) {
                 expect(ofType(resources, type), type).not.to.be.empty;
             }
@@ -78,21 +79,26 @@ describe("policy pack over modified copies of the program's resources (the harne
         expect(await violationsOf("no-public-ssh-ingress", ssh)).to.have.length(1);
     });
 
-    it("fails user data that carries a secret, or runs the image by tag", async () => {
+    it("fails user data that carries a secret or runs an image by a moving tag, and a release by tag", async () => {
         const host = named(resources, "tasks-host");
         const userData = host.inputs.userData as string;
         const leaky = modified(host, {
-            userData: userData.replace(
-                "LOG_LEVEL=debug",
-                `LOG_LEVEL=debug\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`,
-            ),
+            userData: userData.replace("HEALTH_PATH=/health", `HEALTH_PATH=/health\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`),
         });
+        expect(userData).to.include("HEALTH_PATH=/health");
         expect(await violationsOf("no-secrets-in-user-data", leaky)).to.have.length(1);
-        const tagged = modified(host, {
-            userData: userData.replace(/IMAGE=(\S+)@sha256:[0-9a-f]{64}/, "IMAGE=$1:dev"),
-        });
+        const floatingProxy = modified(host, { userData: userData.replace(/caddy:[0-9.]+-alpine/g, "caddy:2") });
+        expect(await violationsOf("host-image-pinned-by-digest", floatingProxy)).to.deep.equal([
+            "userData runs caddy:2 with docker, which is pinned neither by digest nor by an exact version tag: pin it " +
+                "as caddy@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.",
+            "userData runs caddy:2 with docker, which is pinned neither by digest nor by an exact version tag: pin it " +
+                "as caddy@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.",
+        ]);
+        const association = named(resources, "tasks-release");
+        const parameters = association.inputs.parameters as Record<string, string>;
+        const tagged = modified(association, { parameters: { ...parameters, image: "docker.io/octocat/tasks:dev" } });
         expect(await violationsOf("host-image-pinned-by-digest", tagged)).to.deep.equal([
-            "userData sets IMAGE to docker.io/octocat/tasks:dev, which is not pinned by digest: reference it as " +
+            "parameters.image releases docker.io/octocat/tasks:dev, which is not pinned by digest: reference it as " +
                 "repository@sha256:<digest> (docker.Image's repoDigest) so the host runs exactly the image that was " +
                 "built and tested.",
         ]);

@@ -62,8 +62,9 @@ describe("secrets (sentinel test)", () => {
     it("hands the secrets to the program as secret Outputs", async () => {
         await runProgram(minimalConfig);
         const config = readStackConfig(new pulumi.Config(), "dev");
+        if (!("build" in config.tasks.image)) throw new Error("the minimal config builds the images");
         const secrets = [
-            config.dockerHub.token,
+            config.tasks.image.build.registry.token,
             config.tasks.mongodbUri,
             config.tasks.logseneToken,
             config.requests.postgresUrl,

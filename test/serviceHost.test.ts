@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import {
     fakeAccountId,
+    fakeDeployerArn,
     fakeAmis,
     isSecretValue,
     minimalConfig,
@@ -44,8 +45,10 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("stores each secret as a SecureString under a path unique to project, stack and service", () => {
-        const parameters = ofType(run.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs as Inputs);
+    it("stores each secret as a SecureString, encrypted with its service's own key, under a path unique to project, stack and service", () => {
+        const parameters = ofType(run.resources, "aws:ssm/parameter:Parameter")
+            .filter((p) => p.inputs.type === "SecureString")
+            .map((p) => p.inputs as Inputs);
         const expected: Record<string, string> = {
             "/microservices/dev/tasks/LOGSENE_TOKEN": sentinelSecrets.logseneToken,
             "/microservices/dev/tasks/MONGODB_URI": sentinelSecrets.mongodbUri,
@@ -54,13 +57,73 @@ describe("ServiceHost resources (dev stack)", () => {
         };
         expect(parameters.map((p) => p.name)).to.have.members(Object.keys(expected));
         for (const parameter of parameters) {
-            expect(parameter.type).to.equal("SecureString");
             expect(isSecretValue(parameter.value)).to.equal(true);
             expect(parameter.value.value).to.equal(expected[parameter.name]);
+            const service = parameter.name.split("/")[3];
+            expect(parameter.keyId, parameter.name).to.equal(
+                `arn:aws:kms:eu-west-1:${fakeAccountId}:key/${service}-secrets-key-key-id`,
+            );
         }
     });
 
-    it("gives each host a role with Session Manager and read access to its own parameter path only", () => {
+    it("gives each service a rotating KMS key that only its host (and the deployer, through SSM) can use", () => {
+        for (const service of ["tasks", "requests"]) {
+            const key = inputsOf(run, `${service}-secrets-key`);
+            expect(key).to.include({ enableKeyRotation: true, deletionWindowInDays: 7 });
+            const viaSsm = { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" };
+            expect(JSON.parse(key.policy).Statement).to.deep.equal([
+                {
+                    Sid: "AccountAdministersKey",
+                    Effect: "Allow",
+                    Principal: { AWS: `arn:aws:iam::${fakeAccountId}:root` },
+                    Action: [
+                        "kms:Create*",
+                        "kms:Describe*",
+                        "kms:Enable*",
+                        "kms:List*",
+                        "kms:Put*",
+                        "kms:Update*",
+                        "kms:Revoke*",
+                        "kms:Disable*",
+                        "kms:Get*",
+                        "kms:Delete*",
+                        "kms:TagResource",
+                        "kms:UntagResource",
+                        "kms:ScheduleKeyDeletion",
+                        "kms:CancelKeyDeletion",
+                    ],
+                    Resource: "*",
+                },
+                {
+                    Sid: "DeployerUsesKeyThroughSsm",
+                    Effect: "Allow",
+                    Principal: { AWS: fakeDeployerArn },
+                    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    Resource: "*",
+                    Condition: { StringEquals: viaSsm },
+                },
+                {
+                    Sid: "HostReadsOwnParameters",
+                    Effect: "Allow",
+                    Principal: { AWS: `arn:aws:iam::${fakeAccountId}:role/${service}-role-1a2b3c` },
+                    Action: "kms:Decrypt",
+                    Resource: "*",
+                    Condition: {
+                        StringEquals: viaSsm,
+                        StringLike: {
+                            "kms:EncryptionContext:PARAMETER_ARN": `arn:aws:ssm:eu-west-1:${fakeAccountId}:parameter/microservices/dev/${service}/*`,
+                        },
+                    },
+                },
+            ]);
+            expect(inputsOf(run, `${service}-secrets-key-alias`)).to.include({
+                name: `alias/microservices/dev/${service}`,
+                targetKeyId: `${service}-secrets-key-key-id`,
+            });
+        }
+    });
+
+    it("gives each host a role with Session Manager, read access to its own parameters and its release records only", () => {
         for (const service of ["tasks", "requests"]) {
             const role = inputsOf(run, `${service}-role`);
             expect(JSON.parse(role.assumeRolePolicy).Statement).to.deep.equal([
@@ -71,7 +134,7 @@ describe("ServiceHost resources (dev stack)", () => {
                 policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             });
             const pathArn = `arn:aws:ssm:eu-west-1:${fakeAccountId}:parameter/microservices/dev/${service}`;
-            expect(JSON.parse(inputsOf(run, `${service}-read-parameters`).policy)).to.deep.equal({
+            expect(JSON.parse(inputsOf(run, `${service}-host-policy`).policy)).to.deep.equal({
                 Version: "2012-10-17",
                 Statement: [
                     {
@@ -79,6 +142,12 @@ describe("ServiceHost resources (dev stack)", () => {
                         Effect: "Allow",
                         Action: ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
                         Resource: [pathArn, `${pathArn}/*`],
+                    },
+                    {
+                        Sid: "RecordOwnReleases",
+                        Effect: "Allow",
+                        Action: "ssm:PutParameter",
+                        Resource: `${pathArn}/releases/*`,
                     },
                 ],
             });
@@ -128,15 +197,19 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("keeps each public address on an Elastic IP attached to the host", () => {
+    it("keeps each public address on an Elastic IP that an association moves to the host", () => {
         for (const service of ["tasks", "requests"]) {
-            expect(inputsOf(run, `${service}-eip`)).to.include({ domain: "vpc", instance: `${service}-host-id` });
+            expect(inputsOf(run, `${service}-eip`)).to.deep.equal({ domain: "vpc", tags: inputsOf(run, `${service}-eip`).tags });
+            expect(inputsOf(run, `${service}-address`)).to.deep.equal({
+                allocationId: `eipalloc-${service}-eip`,
+                instanceId: `${service}-host-id`,
+            });
         }
     });
 
     it("tags every taggable resource with project, stack, service, Name and the stack's extra tags", () => {
         const tagged = run.resources.filter((resource) => resource.inputs.tags !== undefined);
-        expect(tagged.length).to.be.greaterThan(15);
+        expect(tagged.length).to.be.greaterThan(25);
         for (const resource of tagged) {
             const service = resource.name.startsWith("tasks") ? "tasks" : "requests";
             expect(resource.inputs.tags, resource.name).to.deep.equal({
@@ -149,16 +222,21 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("exports the URLs, the digests and the instance ids", async () => {
+    it("exports the URLs, the digests, the release ids and the instance ids", async () => {
         const outputs = run.outputs;
         expect(Object.keys(outputs).sort()).to.deep.equal([
             "requestsImageDigest",
             "requestsInstanceId",
+            "requestsReleaseId",
             "requestsUrl",
             "tasksImageDigest",
             "tasksInstanceId",
+            "tasksReleaseId",
             "tasksUrl",
         ]);
+        for (const service of ["tasks", "requests"]) {
+            expect(await valueOf(outputs[`${service}ReleaseId`])).to.equal(inputsOf(run, `${service}-release`).parameters.releaseId);
+        }
         expect(await valueOf(outputs.tasksUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8080$/);
         expect(await valueOf(outputs.requestsUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8000$/);
         expect(await valueOf(outputs.tasksImageDigest)).to.match(/^docker\.io\/octocat\/tasks@sha256:[0-9a-f]{64}$/);
@@ -185,15 +263,15 @@ describe("ServiceHost settings", () => {
             tasksRepository: "acme/tasks-api",
             requestsRepository: "acme/requests-api",
             tasksInstanceType: "t3.large",
-            ingressCidrs: ["2001:db8::/32"],
+            ingressCidrs: ["2a05:d018::/36"],
         });
         expect(inputsOf(run, "tasks-image").imageName).to.equal("docker.io/acme/tasks-api:dev");
         expect(inputsOf(run, "requests-image").imageName).to.equal("docker.io/acme/requests-api:dev");
         expect(inputsOf(run, "tasks-host")).to.include({ instanceType: "t3.large", subnetId: "subnet-0123456789abcdef0" });
         expect(inputsOf(run, "requests-host").instanceType).to.equal("t3.micro");
         expect(inputsOf(run, "tasks-sg").vpcId).to.equal("vpc-0123456789abcdef0");
-        expect(inputsOf(run, "tasks-ingress-2001-db8---32")).to.include({ cidrIpv6: "2001:db8::/32", fromPort: 8080 });
-        expect(inputsOf(run, "tasks-ingress-2001-db8---32")).not.to.have.property("cidrIpv4");
+        expect(inputsOf(run, "tasks-ingress-2a05-d018---36")).to.include({ cidrIpv6: "2a05:d018::/36", fromPort: 8080 });
+        expect(inputsOf(run, "tasks-ingress-2a05-d018---36")).not.to.have.property("cidrIpv4");
     });
 
     it("opens no public port when the stack lists no CIDR, and keeps tasks reachable from requests", async () => {

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { configDefaults, configKeys, secretConfigKeys } from "../config";
-import { named, ofType, project, root, runProgram, stackFileConfig } from "./mocks";
+import { minimalConfig, named, ofType, project, root, runProgram, stackFileConfig } from "./mocks";
 
 interface Declaration {
     type: string;
@@ -84,13 +84,32 @@ describe("stack files", () => {
         expect(prodTypes).to.deep.equal(["t3.medium", "t3.small"]);
     });
 
-    it("keeps prod's public ports to the listed networks", async () => {
+    it("keeps prod's public ports to the listed networks, in both address families", async () => {
         const prod = await runProgram(stackFileConfig("prod"), "prod");
-        const cidrs = ofType(prod.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-            .map((rule) => rule.inputs.cidrIpv4)
-            .filter(Boolean);
-        expect(cidrs).to.deep.equal(["203.0.113.0/24", "203.0.113.0/24"]);
+        const publicRules = ofType(prod.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter(
+            (rule) => !rule.inputs.referencedSecurityGroupId,
+        );
+        expect(publicRules.map((rule) => rule.inputs.cidrIpv4 ?? rule.inputs.cidrIpv6)).to.deep.equal([
+            "10.20.0.0/16",
+            "10.20.0.0/16",
+        ]);
         const parameterNames = ofType(prod.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs.name);
+        expect(parameterNames).to.have.length(6);
         expect(parameterNames.every((name) => String(name).startsWith("/microservices/prod/"))).to.equal(true);
+    });
+
+    it("commits prod with a documentation range that the program refuses until real networks are set", async () => {
+        const prodFile = fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8");
+        expect(prodFile).to.include("203.0.113.0/24");
+        expect(prodFile).to.include("203.0.113.0/24 is a documentation range (RFC 5737) that reaches nobody, and the program refuses it");
+        let message = "";
+        try {
+            await runProgram(stackFileConfig("prod", { ...minimalConfig, ingressCidrs: YAML.parse(prodFile).config["microservices:ingressCidrs"] }), "prod");
+        } catch (error) {
+            message = (error as Error).message;
+        }
+        expect(message).to.include(
+            '`ingressCidrs` holds "203.0.113.0/24": it lies in 203.0.113.0/24, a range reserved for documentation (RFC 5737)',
+        );
     });
 });

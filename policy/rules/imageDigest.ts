@@ -1,13 +1,13 @@
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { reportViolationsOf } from "../report";
-import { instanceUserData, launchTemplateUserData, UserDataText } from "../userData";
+import { cloudConfigCommands, instanceUserData, launchTemplateUserData, UserDataText } from "../userData";
 
 /**
  * Helper images that may be pinned by an exact version tag instead of a digest: official tool images that run
  * beside the service and never ship its code. The service image itself must always be pinned by digest.
  */
-export const versionPinnedHelperImages = ["public.ecr.aws/aws-cli/aws-cli"];
+export const versionPinnedHelperImages = ["public.ecr.aws/aws-cli/aws-cli", "caddy"];
 
 const digestPinned = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
 /** major.minor.patch: `2.31.23` names one release, where `2` or `latest` move. */
@@ -100,22 +100,32 @@ export function imageDigestViolations(texts: UserDataText[]): string[] {
         ...imageSettings(text)
             .filter(({ image }) => !isPinned(image))
             .map(({ name, image }) => unpinnedMessage(property, `sets ${name} to ${image}`, image)),
-        ...dockerCommandImages(text)
+        ...[text, ...cloudConfigCommands(text)]
+            .flatMap(dockerCommandImages)
             .filter((image) => !isPinned(image))
             .map((image) => unpinnedMessage(property, `runs ${image} with docker`, image)),
     ]);
 }
 
+/** A release's `image` parameter: the service image itself, so only a digest will do. */
+export function releaseImageViolations(parameters: Record<string, string> | undefined): string[] {
+    const image = parameters?.image;
+    if (image === undefined || digestPinned.test(image)) return [];
+    return [unpinnedMessage("parameters.image", "releases " + image, image)];
+}
+
 export const imagePinnedByDigest: ResourceValidationPolicy = {
     name: "host-image-pinned-by-digest",
     description:
-        "Images a host runs from its user data (IMAGE=… settings and docker run/create/pull commands) are pinned by " +
-        `digest; only the helper images ${versionPinnedHelperImages.join(", ")} may use an exact version tag instead.`,
+        "Images a host runs are pinned by digest: the image an SSM association releases, and those in user data " +
+        "(IMAGE=… settings and docker run/create/pull commands); only the helper images " +
+        `${versionPinnedHelperImages.join(", ")} may use an exact version tag instead.`,
     enforcementLevel: "mandatory",
     validateResource: [
         reportViolationsOf(aws.ec2.Instance, (instance) => imageDigestViolations(instanceUserData(instance))),
         reportViolationsOf(aws.ec2.LaunchTemplate, (template) =>
             imageDigestViolations(launchTemplateUserData(template)),
         ),
+        reportViolationsOf(aws.ssm.Association, (association) => releaseImageViolations(association.parameters)),
     ],
 };

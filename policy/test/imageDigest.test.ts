@@ -22,7 +22,11 @@ function check(text: string): string[] {
 describe("policy host-image-pinned-by-digest", () => {
     describe("passes", () => {
         const cases: { title: string; text: string }[] = [
-            { title: "the program's user data: service by digest, AWS CLI by version tag", text: realUserData },
+            { title: "the program's user data: the proxy and the AWS CLI by version tag", text: realUserData },
+            {
+                title: "the proxy helper by an exact version",
+                text: "#cloud-config\nruncmd:\n  - [docker, pull, --quiet, caddy:2.11.7-alpine]\n",
+            },
             {
                 title: "a unit's IMAGE pinned by digest",
                 text: `Environment="IMAGE=docker.io/octocat/tasks@${digest}"\n`,
@@ -79,12 +83,33 @@ describe("policy host-image-pinned-by-digest", () => {
                 violations: [`userData runs nginx:1.27 with docker, ${serviceFix}`],
             },
             {
+                title: "a cloud-config runcmd in list form that pulls the proxy by a moving tag",
+                text: "#cloud-config\nruncmd:\n  - [systemctl, daemon-reload]\n  - [docker, pull, --quiet, caddy:2]\n",
+                violations: [
+                    "userData runs caddy:2 with docker, which is pinned neither by digest nor by an exact version tag: " +
+                        "pin it as caddy@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.",
+                ],
+            },
+            {
                 title: "ExecStart with docker pull of an untagged image",
                 text: "ExecStartPre=/usr/bin/docker pull redis\n",
                 violations: [`userData runs redis with docker, ${serviceFix}`],
             },
         ];
         for (const { title, text, violations } of cases) it(title, () => expect(check(text)).to.deep.equal(violations));
+    });
+
+    it("checks the image an SSM association releases: by digest only, helper or not", async () => {
+        const messages = async (image: string) =>
+            (await analyze({ type: "aws:ssm/association:Association", name: "x", inputs: { parameters: { image } } }))
+                .filter((v) => v.policy === "host-image-pinned-by-digest")
+                .map((v) => v.message);
+        expect(await messages(`docker.io/octocat/tasks@${digest}`)).to.deep.equal([]);
+        expect(await messages("docker.io/octocat/tasks:dev")).to.deep.equal([
+            `parameters.image releases docker.io/octocat/tasks:dev, ${serviceFix}`,
+        ]);
+        const noImage = await analyze({ type: "aws:ssm/association:Association", name: "x", inputs: { name: "AWS-RunPatchBaseline" } });
+        expect(noImage.filter((v) => v.policy === "host-image-pinned-by-digest"), "an association that releases no image").to.deep.equal([]);
     });
 
     it("checks instances' user data and launch templates' base64 user data", async () => {

@@ -1,0 +1,205 @@
+// Two awaited steps that `pulumi up` takes around a release, as dynamic resources (they run in the deployer's process
+// with its AWS credentials). Pulumi serializes their providers with the functions they call, so everything they use
+// lives in this file and the AWS SDK is loaded inside them.
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import * as pulumi from "@pulumi/pulumi";
+
+/** The AWS SDK, loaded when a step runs rather than when the program starts. */
+function sdk(): typeof import("@aws-sdk/client-ssm") {
+    return require("@aws-sdk/client-ssm");
+}
+
+function ssmClient(region: string): SSMClient {
+    return new (sdk().SSMClient)({ region });
+}
+
+function sleep(seconds: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+/** Any changed input replaces the step, so it runs (and waits) again. */
+function replaceOnAnyChange(olds: Record<string, unknown>, news: Record<string, unknown>): pulumi.dynamic.DiffResult {
+    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((key) => key !== "__provider");
+    const replaces = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+}
+
+export interface ManagedNodeInputs {
+    instanceIds: string[];
+    region: string;
+    timeoutSeconds: number;
+    pollSeconds: number;
+}
+
+/**
+ * Waits until every instance is a managed node that Systems Manager sees online. An association created before
+ * that can report success without its document having run (terraform-provider-aws #31175).
+ */
+export async function waitForManagedNodes(inputs: ManagedNodeInputs): Promise<void> {
+    const { DescribeInstanceInformationCommand } = sdk();
+    const client = ssmClient(inputs.region);
+    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    for (;;) {
+        const answer = await client.send(
+            new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: inputs.instanceIds }] }),
+        );
+        const online = new Set(
+            (answer.InstanceInformationList ?? []).filter((node) => node.PingStatus === "Online").map((node) => node.InstanceId),
+        );
+        const waiting = inputs.instanceIds.filter((id) => !online.has(id));
+        if (waiting.length === 0) return;
+        if (Date.now() >= deadline) {
+            throw new Error(
+                `${waiting.join(", ")} did not come online in Systems Manager within ${inputs.timeoutSeconds} s. ` +
+                    "Check the instance's system log (aws ec2 get-console-output), that its role has " +
+                    "AmazonSSMManagedInstanceCore, and that it can reach the SSM endpoints.",
+            );
+        }
+        await sleep(inputs.pollSeconds);
+    }
+}
+
+/** The outcome a host records for a release (the release script's `record`). */
+export interface ReleaseRecord {
+    release: string;
+    status: string;
+    at: string;
+    image: string;
+    reason: string;
+    logs: string;
+}
+
+/** Reads a record: `name=value` lines, then, after a `logs:` line, the container's last log lines. */
+export function parseReleaseRecord(text: string): ReleaseRecord {
+    const record: ReleaseRecord = { release: "", status: "", at: "", image: "", reason: "", logs: "" };
+    const [head, ...logs] = text.split("\nlogs:\n");
+    for (const line of head.split("\n")) {
+        const separator = line.indexOf("=");
+        const name = line.slice(0, separator) as keyof ReleaseRecord;
+        if (separator > 0 && name in record) record[name] = line.slice(separator + 1);
+    }
+    record.logs = logs.join("\nlogs:\n");
+    return record;
+}
+
+export interface ReleaseGateInputs {
+    serviceName: string;
+    associationId: string;
+    instanceIds: string[];
+    /** SSM path of the records, one parameter per instance. */
+    recordPath: string;
+    releaseId: string;
+    region: string;
+    timeoutSeconds: number;
+    pollSeconds: number;
+    /** The command that shows the release's state, quoted in errors. */
+    statusCommand: string;
+}
+
+/** The failure as `pulumi up` prints it: what failed, why, the new container's last lines, and where to look. */
+export function releaseFailure(inputs: ReleaseGateInputs, instanceId: string, record: ReleaseRecord): string {
+    const logs = record.logs.trim() ? record.logs.trim().replace(/^/gm, "    ") : "    (none)";
+    return [
+        `The ${inputs.serviceName} release ${inputs.releaseId} failed on ${instanceId}: ${record.reason}.`,
+        "The previous release keeps serving; nothing was switched.",
+        "Last log lines of the new container:",
+        logs,
+        `See the release's state: ${inputs.statusCommand}`,
+    ].join("\n");
+}
+
+async function readRecords(client: SSMClient, inputs: ReleaseGateInputs): Promise<Map<string, ReleaseRecord>> {
+    const { GetParameterCommand } = sdk();
+    const records = new Map<string, ReleaseRecord>();
+    for (const instanceId of inputs.instanceIds) {
+        try {
+            const answer = await client.send(new GetParameterCommand({ Name: `${inputs.recordPath}/${instanceId}` }));
+            records.set(instanceId, parseReleaseRecord(answer.Parameter?.Value ?? ""));
+        } catch (error) {
+            if ((error as { name?: string }).name !== "ParameterNotFound") throw error;
+            records.set(instanceId, parseReleaseRecord(""));
+        }
+    }
+    return records;
+}
+
+/**
+ * Waits until each host records the outcome of this release. Success passes; a failure throws with its reason.
+ * When a host already recorded a failure of this very release (a retry after a failed `pulumi up`), the association
+ * is run once more and only a newer outcome counts.
+ */
+export async function waitForRelease(inputs: ReleaseGateInputs): Promise<{ at: string }> {
+    const { StartAssociationsOnceCommand } = sdk();
+    const client = ssmClient(inputs.region);
+    const before = await readRecords(client, inputs);
+    const stale = new Map<string, string>();
+    for (const [instanceId, record] of before) {
+        if (record.release === inputs.releaseId && record.status === "failed") stale.set(instanceId, record.at);
+    }
+    if (stale.size > 0) {
+        await client.send(new StartAssociationsOnceCommand({ AssociationIds: [inputs.associationId] }));
+    }
+
+    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    for (;;) {
+        const records = await readRecords(client, inputs);
+        const done: string[] = [];
+        for (const [instanceId, record] of records) {
+            if (record.release !== inputs.releaseId || stale.get(instanceId) === record.at) continue;
+            if (record.status === "failed") throw new Error(releaseFailure(inputs, instanceId, record));
+            if (record.status === "succeeded") done.push(record.at);
+        }
+        if (done.length === inputs.instanceIds.length) return { at: done.sort().reverse()[0] };
+        if (Date.now() >= deadline) {
+            throw new Error(
+                `The ${inputs.serviceName} release ${inputs.releaseId} recorded no outcome within ` +
+                    `${inputs.timeoutSeconds} s (association ${inputs.associationId}). See the release's state: ` +
+                    inputs.statusCommand,
+            );
+        }
+        await sleep(inputs.pollSeconds);
+    }
+}
+
+const managedNodeProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: ManagedNodeInputs) {
+        await waitForManagedNodes(inputs);
+        return { id: inputs.instanceIds.join(","), outs: inputs };
+    },
+    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return replaceOnAnyChange(olds, news);
+    },
+};
+
+const releaseGateProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: ReleaseGateInputs) {
+        const { at } = await waitForRelease(inputs);
+        return { id: `${inputs.associationId}/${inputs.releaseId}`, outs: { ...inputs, at } };
+    },
+    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return replaceOnAnyChange(olds, news);
+    },
+};
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+/** Done once each instance is an online managed node; an association created before that may never run. */
+export class ManagedNodeReady extends pulumi.dynamic.Resource {
+    declare public readonly instanceIds: pulumi.Output<string[]>;
+
+    constructor(name: string, args: Inputs<ManagedNodeInputs>, opts?: pulumi.CustomResourceOptions) {
+        super(managedNodeProvider, name, args, opts, "release", "ManagedNodeReady");
+    }
+}
+
+/** Done once each host recorded that it runs the release; fails with the host's reason when it did not. */
+export class ReleaseGate extends pulumi.dynamic.Resource {
+    declare public readonly instanceIds: pulumi.Output<string[]>;
+    declare public readonly releaseId: pulumi.Output<string>;
+    /** When the release was recorded as serving. */
+    declare public readonly at: pulumi.Output<string>;
+
+    constructor(name: string, args: Inputs<ReleaseGateInputs>, opts?: pulumi.CustomResourceOptions) {
+        super(releaseGateProvider, name, { ...args, at: undefined }, opts, "release", "ReleaseGate");
+    }
+}
