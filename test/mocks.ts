@@ -37,8 +37,32 @@ export const fakeAccountId = "123456789012";
 export const fakeRegion = "eu-west-1";
 export const fakeDeployerArn = `arn:aws:iam::${fakeAccountId}:role/microservices-deployer`;
 
-/** What the fake cloud answers that a test may change: a host's private address, as after a replacement. */
-export const fakeCloud = { privateIps: {} as Record<string, string> };
+/**
+ * What the fake cloud answers that a test may change: a host's private address (as after a replacement), a
+ * parameter's version (as after a rotation), and resources whose creation is held until the test lets them finish.
+ */
+export const fakeCloud = {
+    privateIps: {} as Record<string, string>,
+    parameterVersions: {} as Record<string, number>,
+    held: new Map<string, () => void>(),
+    /** Holds the creation of `name` until `release(name)`. */
+    hold(name: string) {
+        let finish: () => void = () => undefined;
+        const done = new Promise<void>((resolve) => (finish = resolve));
+        this.held.set(name, finish);
+        holds.set(name, done);
+    },
+    release(name: string) {
+        this.held.get(name)?.();
+    },
+    reset() {
+        this.privateIps = {};
+        this.parameterVersions = {};
+        this.held.clear();
+        holds.clear();
+    },
+};
+const holds = new Map<string, Promise<void>>();
 
 function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");
@@ -67,7 +91,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
         case "aws:kms/key:Key":
             return { keyId: `${name}-key-id`, arn: `arn:aws:kms:${fakeRegion}:${fakeAccountId}:key/${name}-key-id` };
         case "aws:ssm/parameter:Parameter":
-            return { version: 1 };
+            return { version: fakeCloud.parameterVersions[name] ?? 1 };
         case "aws:ssm/document:Document":
             return { name: `${name}-7g8h9i`, latestVersion: "1" };
         case "aws:ssm/association:Association":
@@ -78,7 +102,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
 }
 
 const mocks: pulumi.runtime.Mocks = {
-    newResource(args) {
+    async newResource(args) {
         if (args.type === "pulumi:pulumi:Stack") return { id: undefined, state: {} };
         const options = recordedOptions.get(`${args.type}::${args.name}`) ?? {
             ignoreChanges: [],
@@ -87,7 +111,9 @@ const mocks: pulumi.runtime.Mocks = {
             dependsOn: [],
         };
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
+        const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
+        await holds.get(args.name);
+        return { id: `${args.name}-id`, state };
     },
     call(args) {
         switch (args.token) {
