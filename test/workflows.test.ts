@@ -65,11 +65,15 @@ describe("workflows: what pull requests can reach", () => {
         expect(pullRequestReachProblems(load(direct))).to.deep.equal([
             "pull-request.yml:preview-dev reaches prod's secret PROD_MONGODB_URI",
         ]);
-        const called = mutated(".github/workflows/tests.yml", "      - run: scripts/test.sh", [
+        const called = mutated(
+            ".github/workflows/tests.yml",
             "      - run: scripts/test.sh",
-            "        env:",
-            "          TOKEN: ${{ secrets.PROD_PULUMI_CONFIG_PASSPHRASE }}",
-        ].join("\n"));
+            [
+                "      - run: scripts/test.sh",
+                "        env:",
+                "          TOKEN: ${{ secrets.PROD_PULUMI_CONFIG_PASSPHRASE }}",
+            ].join("\n"),
+        );
         expect(pullRequestReachProblems(load(called))).to.include(
             "pull-request.yml > tests > tests.yml:test reaches prod's secret PROD_PULUMI_CONFIG_PASSPHRASE",
         );
@@ -87,11 +91,19 @@ describe("workflows: what pull requests can reach", () => {
     });
 
     it("fails secrets: inherit, a main-only environment, and a secret read by a computed name", () => {
-        const inherit = mutated(preview, "    uses: ./.github/workflows/tests.yml", "    uses: ./.github/workflows/tests.yml\n    secrets: inherit");
+        const inherit = mutated(
+            preview,
+            "    uses: ./.github/workflows/tests.yml",
+            "    uses: ./.github/workflows/tests.yml\n    secrets: inherit",
+        );
         expect(pullRequestReachProblems(load(inherit))).to.include(
             "pull-request.yml > tests > tests.yml:test gets every repository secret through secrets: inherit",
         );
-        const prodEnvironment = mutated(preview, "    timeout-minutes: 30\n    permissions:", "    timeout-minutes: 30\n    environment: prod\n    permissions:");
+        const prodEnvironment = mutated(
+            preview,
+            "    timeout-minutes: 30\n    permissions:",
+            "    timeout-minutes: 30\n    environment: prod\n    permissions:",
+        );
         expect(pullRequestReachProblems(load(prodEnvironment))).to.include(
             "pull-request.yml:preview-dev runs in environment prod, which pull requests must not reach",
         );
@@ -153,11 +165,19 @@ describe("workflows: pins", () => {
             `${prepareStack}:${line(tag, prepareStack, "pulumi/actions@v7")} uses pulumi/actions@v7, which is not ` +
                 "pinned to a full 40-hex commit SHA",
         ]);
-        const short = mutated(prepareStack, "pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d", "pulumi/actions@8e5e406");
+        const short = mutated(
+            prepareStack,
+            "pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d",
+            "pulumi/actions@8e5e406",
+        );
         expect(pinProblems(short)).to.have.length(1);
         const uncommented = mutated(prepareStack, /(pulumi\/actions@[0-9a-f]{40}) # v7.0.0/, "$1");
         expect(pinProblems(uncommented)[0]).to.match(/pins pulumi\/actions@[0-9a-f]{40} without its version/);
-        const twoPins = mutated(deploy, /docker\/login-action@[0-9a-f]{40} # v3.4.0/, `docker/login-action@${"a".repeat(40)} # v3.3.0`);
+        const twoPins = mutated(
+            deploy,
+            /docker\/login-action@[0-9a-f]{40} # v3.4.0/,
+            `docker/login-action@${"a".repeat(40)} # v3.3.0`,
+        );
         expect(pinProblems(twoPins)).to.have.length(1);
         expect(pinProblems(twoPins)[0]).to.match(/pins docker\/login-action to [0-9a-f]{40} # v3\.\d\.0, elsewhere/);
     });
@@ -191,15 +211,27 @@ describe("workflows: concurrency", () => {
         expect(concurrencyProblems(load(shared))).to.deep.equal([
             "deploy.yml:dev deploys in group deploy-dev, which drift.yml:dev can share (deploy-dev)",
         ]);
-        const cancellable = mutated(deploy, "group: deploy-prod\n      cancel-in-progress: false", "group: deploy-prod\n      cancel-in-progress: true");
+        const cancellable = mutated(
+            deploy,
+            "group: deploy-prod\n      cancel-in-progress: false",
+            "group: deploy-prod\n      cancel-in-progress: true",
+        );
         expect(concurrencyProblems(load(cancellable))).to.deep.equal([
             "deploy.yml:prod deploys in group deploy-prod with cancel-in-progress: true",
         ]);
-        const workflowLevel = mutated(deploy, "permissions:\n  contents: read\njobs:", "permissions:\n  contents: read\nconcurrency:\n  group: main\n  cancel-in-progress: true\njobs:");
+        const workflowLevel = mutated(
+            deploy,
+            "permissions:\n  contents: read\njobs:",
+            "permissions:\n  contents: read\nconcurrency:\n  group: main\n  cancel-in-progress: true\njobs:",
+        );
         expect(concurrencyProblems(load(workflowLevel))).to.include(
             "deploy.yml:dev deploys in group main with cancel-in-progress: true",
         );
-        const none = mutated(deploy, "    concurrency:\n      group: deploy-dev\n      cancel-in-progress: false\n", "");
+        const none = mutated(
+            deploy,
+            "    concurrency:\n      group: deploy-dev\n      cancel-in-progress: false\n",
+            "",
+        );
         expect(concurrencyProblems(load(none))).to.deep.equal(["deploy.yml:dev deploys without a concurrency group"]);
     });
 });
@@ -210,10 +242,17 @@ function promotion(repository: Repository) {
     const releases = deployJobs.flatMap((job) =>
         job.actionInputs
             .filter((a) => a.action === ".github/actions/prepare-stack")
-            .map((a) => ({ job: job.path, stack: a.inputs.stack, tasks: a.inputs["tasks-image"], requests: a.inputs["requests-image"] })),
+            .map((a) => ({
+                job: job.path,
+                stack: a.inputs.stack,
+                tasks: a.inputs["tasks-image"],
+                requests: a.inputs["requests-image"],
+            })),
     );
     const pushers = deployJobs
-        .filter((job) => job.actionInputs.some((a) => a.action === ".github/actions/build-images" && a.inputs.push === "true"))
+        .filter((job) =>
+            job.actionInputs.some((a) => a.action === ".github/actions/build-images" && a.inputs.push === "true"),
+        )
         .map((job) => job.path);
     return { releases, pushers };
 }
@@ -223,8 +262,18 @@ describe("workflows: one build per commit, promoted from dev to prod", () => {
         const { releases, pushers } = promotion(load(real));
         expect(pushers).to.deep.equal(["deploy.yml:images"]);
         expect(releases).to.deep.equal([
-            { job: "deploy.yml:dev", stack: "dev", tasks: "${{ needs.images.outputs.tasks-image }}", requests: "${{ needs.images.outputs.requests-image }}" },
-            { job: "deploy.yml:prod", stack: "prod", tasks: "${{ needs.images.outputs.tasks-image }}", requests: "${{ needs.images.outputs.requests-image }}" },
+            {
+                job: "deploy.yml:dev",
+                stack: "dev",
+                tasks: "${{ needs.images.outputs.tasks-image }}",
+                requests: "${{ needs.images.outputs.requests-image }}",
+            },
+            {
+                job: "deploy.yml:prod",
+                stack: "prod",
+                tasks: "${{ needs.images.outputs.tasks-image }}",
+                requests: "${{ needs.images.outputs.requests-image }}",
+            },
         ]);
         const workflow = YAML.parse(real.get(deploy)!);
         expect(workflow.jobs.prod.needs).to.include("dev");
@@ -237,7 +286,11 @@ describe("workflows: one build per commit, promoted from dev to prod", () => {
     });
 
     it("sees a prod release that would build its own images", () => {
-        const rebuilt = mutated(deploy, /(          # The digests dev released, not another build.\n)          tasks-image: \$\{\{ needs.images.outputs.tasks-image \}\}/, "$1          tasks-image: ${{ steps.rebuild.outputs.tasks-image }}");
+        const rebuilt = mutated(
+            deploy,
+            /(          # The digests dev released, not another build.\n)          tasks-image: \$\{\{ needs.images.outputs.tasks-image \}\}/,
+            "$1          tasks-image: ${{ steps.rebuild.outputs.tasks-image }}",
+        );
         const prod = promotion(load(rebuilt)).releases.find((r) => r.stack === "prod")!;
         expect(prod.tasks).not.to.equal(promotion(load(real)).releases[0].tasks);
     });
@@ -247,10 +300,13 @@ describe("workflows: images built and scanned on every pull request", () => {
     it("builds both images without pushing them, and fails on fixable critical vulnerabilities", () => {
         const images = load(real).jobs.find((job) => job.path === "pull-request.yml > tests > tests.yml:images")!;
         expect(images.actionInputs).to.deep.equal([
-            { action: ".github/actions/build-images", inputs: { namespace: "${{ vars.DOCKERHUB_USERNAME || 'local' }}", push: "false" } },
+            {
+                action: ".github/actions/build-images",
+                inputs: { namespace: "${{ vars.DOCKERHUB_USERNAME || 'local' }}", push: "false" },
+            },
         ]);
-        const scans = YAML.parse(real.get(".github/workflows/tests.yml")!).jobs.images.steps.filter((step: { uses?: string }) =>
-            step.uses?.startsWith("aquasecurity/trivy-action@"),
+        const scans = YAML.parse(real.get(".github/workflows/tests.yml")!).jobs.images.steps.filter(
+            (step: { uses?: string }) => step.uses?.startsWith("aquasecurity/trivy-action@"),
         );
         expect(scans.map((step: { with: Record<string, unknown> }) => step.with)).to.deep.equal(
             ["tasks", "requests"].map((service) => ({
@@ -272,13 +328,21 @@ describe("workflows: the lint and the schemas", () => {
     });
 
     it("keeps Dependabot's configuration valid, covering every lockfile, requirements file and Dockerfile", () => {
-        const result = run(tool("check-jsonschema"), ["--builtin-schema", "vendor.dependabot", path.join(root, ".github/dependabot.yml")]);
+        const result = run(tool("check-jsonschema"), [
+            "--builtin-schema",
+            "vendor.dependabot",
+            path.join(root, ".github/dependabot.yml"),
+        ]);
         expect(result.status, result.stdout + result.stderr).to.equal(0);
         const config = YAML.parse(fs.readFileSync(path.join(root, ".github/dependabot.yml"), "utf8"));
         const covered = (ecosystem: string) =>
-            config.updates.filter((u: { "package-ecosystem": string }) => u["package-ecosystem"] === ecosystem).flatMap((u: { directories: string[] }) => u.directories);
+            config.updates
+                .filter((u: { "package-ecosystem": string }) => u["package-ecosystem"] === ecosystem)
+                .flatMap((u: { directories: string[] }) => u.directories);
         const tracked = run("git", ["-C", root, "ls-files"]).stdout.split("\n");
-        const folders = (pattern: RegExp) => [...new Set(tracked.filter((f) => pattern.test(f)).map((f) => `/${path.dirname(f)}`.replace(/\/\.$/, "/")))];
+        const folders = (pattern: RegExp) => [
+            ...new Set(tracked.filter((f) => pattern.test(f)).map((f) => `/${path.dirname(f)}`.replace(/\/\.$/, "/"))),
+        ];
         expect(covered("npm")).to.have.members(folders(/(^|\/)package-lock\.json$/));
         expect(covered("pip")).to.have.members(folders(/(^|\/)requirements[^/]*\.txt$/));
         expect(covered("docker")).to.have.members(folders(/(^|\/)Dockerfile$/));
@@ -309,9 +373,15 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
             GITHUB_REPOSITORY: "octo/repo",
             GITHUB_RUN_ID: "77",
         };
-        const result = run(path.join(root, ".github/scripts/drift-issue.sh"), ["dev", state, path.join(folder, "report.txt")], env);
+        const result = run(
+            path.join(root, ".github/scripts/drift-issue.sh"),
+            ["dev", state, path.join(folder, "report.txt")],
+            env,
+        );
         expect(result.status, result.stderr).to.equal(0);
-        return fs.existsSync(path.join(folder, "calls")) ? fs.readFileSync(path.join(folder, "calls"), "utf8").trim().split("\n") : [];
+        return fs.existsSync(path.join(folder, "calls"))
+            ? fs.readFileSync(path.join(folder, "calls"), "utf8").trim().split("\n")
+            : [];
     }
 
     it("comments on the stack's open issue instead of opening another", () => {

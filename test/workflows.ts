@@ -16,7 +16,8 @@ export function readRepositoryFiles(): Files {
     for (const folder of [".github/workflows", ".github/scripts"]) {
         for (const name of fs.readdirSync(path.join(root, folder)).sort()) add(`${folder}/${name}`);
     }
-    for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort()) add(`.github/actions/${name}/action.yml`);
+    for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort())
+        add(`.github/actions/${name}/action.yml`);
     add("docs/ci-cd.md");
     return files;
 }
@@ -87,8 +88,9 @@ const expression = /\$\{\{([\s\S]*?)\}\}/g;
 function resolve(text: string, values: Record<string, Record<string, string>>): string {
     let current = text;
     for (let round = 0; round < 5; round++) {
-        const next = current.replace(/\$\{\{\s*(inputs|matrix)\.([A-Za-z0-9_-]+)\s*\}\}/g, (whole, scope, key) =>
-            values[scope]?.[key] ?? whole,
+        const next = current.replace(
+            /\$\{\{\s*(inputs|matrix)\.([A-Za-z0-9_-]+)\s*\}\}/g,
+            (whole, scope, key) => values[scope]?.[key] ?? whole,
         );
         if (next === current) return next;
         current = next;
@@ -105,7 +107,10 @@ function strings(value: unknown): string[] {
 }
 
 /** Secret and variable names an expression reads, and whether it reads either context in a way names can't say. */
-function contextReads(text: string, isCondition: boolean): { secrets: string[]; variables: string[]; dynamic: string[] } {
+function contextReads(
+    text: string,
+    isCondition: boolean,
+): { secrets: string[]; variables: string[]; dynamic: string[] } {
     const bodies = [...text.matchAll(expression)].map((match) => match[1]);
     if (isCondition && bodies.length === 0) bodies.push(text);
     const found = { secrets: [] as string[], variables: [] as string[], dynamic: [] as string[] };
@@ -114,7 +119,9 @@ function contextReads(text: string, isCondition: boolean): { secrets: string[]; 
             ["secrets", found.secrets],
             ["vars", found.variables],
         ] as const) {
-            for (const match of body.matchAll(new RegExp(`\\b${context}\\b(\\.([A-Za-z0-9_]+)|\\[\\s*'([A-Za-z0-9_]+)'\\s*\\])?`, "g"))) {
+            for (const match of body.matchAll(
+                new RegExp(`\\b${context}\\b(\\.([A-Za-z0-9_]+)|\\[\\s*'([A-Za-z0-9_]+)'\\s*\\])?`, "g"),
+            )) {
                 const name = match[2] ?? match[3];
                 if (name) into.push(name.toUpperCase());
                 else found.dynamic.push(body.trim());
@@ -169,7 +176,8 @@ function walkSteps(files: Files, steps: Yaml[], values: Record<string, Record<st
         const uses: string | undefined = resolved.uses;
         if (uses) reach.uses.push(uses);
         if (typeof resolved.run === "string") reach.commands += `\n${resolved.run}`;
-        if (uses?.startsWith("aws-actions/configure-aws-credentials@")) reach.roles.push(resolved.with?.["role-to-assume"] ?? "");
+        if (uses?.startsWith("aws-actions/configure-aws-credentials@"))
+            reach.roles.push(resolved.with?.["role-to-assume"] ?? "");
         if (uses?.startsWith("./")) {
             const file = `${uses.slice(2)}/action.yml`;
             const action = parse(files, file);
@@ -191,7 +199,8 @@ function collect(value: Yaml, reach: JobReach, conditionKeys: string[]) {
             const reads = contextReads(text, conditionKeys.includes(key));
             reads.secrets.forEach((name) => reach.secrets.add(name));
             reads.variables.forEach((name) => reach.variables.add(name));
-            for (const dynamic of reads.dynamic) reach.problems.push(`reads secrets or vars by a computed name: ${dynamic}`);
+            for (const dynamic of reads.dynamic)
+                reach.problems.push(`reads secrets or vars by a computed name: ${dynamic}`);
         }
     }
 }
@@ -200,7 +209,14 @@ function collect(value: Yaml, reach: JobReach, conditionKeys: string[]) {
 function jobsOf(
     files: Files,
     file: string,
-    context: { path: string; root: string; triggers: string[]; inputs: Record<string, string>; concurrency: JobReach["concurrency"]; inheritedSecrets: boolean },
+    context: {
+        path: string;
+        root: string;
+        triggers: string[];
+        inputs: Record<string, string>;
+        concurrency: JobReach["concurrency"];
+        inheritedSecrets: boolean;
+    },
 ): JobReach[] {
     const workflow = parse(files, file);
     const concurrencyOf = (value: unknown) =>
@@ -209,19 +225,29 @@ function jobsOf(
             : typeof value === "string"
               ? [{ group: value, cancelInProgress: false }]
               : [{ group: String((value as Yaml).group), cancelInProgress: (value as Yaml)["cancel-in-progress"] }];
-    const workflowConcurrency = [...context.concurrency, ...concurrencyOf(workflow.concurrency).map((c) => ({ ...c, group: resolve(c.group, { inputs: context.inputs }) }))];
+    const workflowConcurrency = [
+        ...context.concurrency,
+        ...concurrencyOf(workflow.concurrency).map((c) => ({
+            ...c,
+            group: resolve(c.group, { inputs: context.inputs }),
+        })),
+    ];
     const all: JobReach[] = [];
     for (const [id, job] of Object.entries<Yaml>(workflow.jobs ?? {})) {
         const include: Record<string, string>[] = job.strategy?.matrix?.include ?? [{}];
         for (const matrix of include) {
-            const values = { inputs: context.inputs, matrix: Object.fromEntries(Object.entries(matrix).map(([k, v]) => [k, String(v)])) };
+            const values = {
+                inputs: context.inputs,
+                matrix: Object.fromEntries(Object.entries(matrix).map(([k, v]) => [k, String(v)])),
+            };
             const resolved = YAML.parse(resolve(YAML.stringify({ ...job, steps: undefined }), values)) as Yaml;
             const name = Object.keys(matrix).length ? `${id} (${Object.values(matrix).join(", ")})` : id;
             const reach: JobReach = {
                 path: `${context.path}${path.basename(file)}:${name}`,
                 workflow: context.root,
                 triggers: context.triggers,
-                environment: typeof resolved.environment === "object" ? resolved.environment?.name : resolved.environment,
+                environment:
+                    typeof resolved.environment === "object" ? resolved.environment?.name : resolved.environment,
                 secrets: new Set(),
                 variables: new Set(),
                 roles: [],
@@ -231,7 +257,8 @@ function jobsOf(
                 uses: [],
                 problems: [],
             };
-            if (reach.environment?.includes("${{")) reach.problems.push(`its environment cannot be worked out: ${reach.environment}`);
+            if (reach.environment?.includes("${{"))
+                reach.problems.push(`its environment cannot be worked out: ${reach.environment}`);
             if (context.inheritedSecrets) reach.problems.push("gets every repository secret through secrets: inherit");
             collect(resolved, reach, ["if"]);
             walkSteps(files, job.steps ?? [], values, reach);
@@ -239,7 +266,9 @@ function jobsOf(
             if (typeof resolved.uses === "string") {
                 reach.uses.push(resolved.uses);
                 if (resolved.uses.startsWith("./")) {
-                    const inputs = Object.fromEntries(Object.entries<unknown>(resolved.with ?? {}).map(([k, v]) => [k, String(v)]));
+                    const inputs = Object.fromEntries(
+                        Object.entries<unknown>(resolved.with ?? {}).map(([k, v]) => [k, String(v)]),
+                    );
                     const called = jobsOf(files, resolved.uses.slice(2), {
                         path: `${context.path}${path.basename(file)} > ${id} > `,
                         root: context.root,
@@ -270,7 +299,16 @@ export function allJobs(files: Files): JobReach[] {
     for (const file of [...files.keys()].filter((f) => f.startsWith(".github/workflows/"))) {
         const triggers = triggersOf(parse(files, file));
         if (triggers.every((trigger) => trigger === "workflow_call")) continue;
-        jobs.push(...jobsOf(files, file, { path: "", root: path.basename(file), triggers, inputs: {}, concurrency: [], inheritedSecrets: false }));
+        jobs.push(
+            ...jobsOf(files, file, {
+                path: "",
+                root: path.basename(file),
+                triggers,
+                inputs: {},
+                concurrency: [],
+                inheritedSecrets: false,
+            }),
+        );
     }
     return jobs;
 }
@@ -425,7 +463,9 @@ export function groupsMayMeet(a: string, b: string): boolean {
  */
 export function concurrencyProblems(repo: Repository): string[] {
     const problems: string[] = [];
-    const checkGroups = repo.jobs.filter(checks).flatMap((job) => job.concurrency.map((c) => ({ job, group: c.group })));
+    const checkGroups = repo.jobs
+        .filter(checks)
+        .flatMap((job) => job.concurrency.map((c) => ({ job, group: c.group })));
     for (const job of repo.jobs.filter(deploys)) {
         if (job.concurrency.length === 0) problems.push(`${job.path} deploys without a concurrency group`);
         for (const { group, cancelInProgress } of job.concurrency) {
@@ -433,7 +473,9 @@ export function concurrencyProblems(repo: Repository): string[] {
                 problems.push(`${job.path} deploys in group ${group} with cancel-in-progress: ${cancelInProgress}`);
             }
             for (const other of checkGroups.filter((c) => groupsMayMeet(group, c.group))) {
-                problems.push(`${job.path} deploys in group ${group}, which ${other.job.path} can share (${other.group})`);
+                problems.push(
+                    `${job.path} deploys in group ${group}, which ${other.job.path} can share (${other.group})`,
+                );
             }
         }
     }

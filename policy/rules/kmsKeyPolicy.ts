@@ -23,11 +23,15 @@ interface Statement {
     Condition?: Record<string, Record<string, unknown>>;
 }
 
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const list = <T>(value: T | T[] | undefined): T[] =>
+    value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /** IAM action matching: case-insensitive, `*` for any run of characters, `?` for one. */
 function actionMatches(pattern: string, action: string): boolean {
-    const regex = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    const regex = pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
     return new RegExp(`^${regex}$`, "i").test(action);
 }
 
@@ -136,7 +140,7 @@ export const kmsKeyPolicyLimitsDecrypt: ResourceValidationPolicy = {
     name: "kms-key-policy-limits-decrypt",
     description:
         "KMS key policies let no one decrypt outside SSM: no statement grants kms:Decrypt, kms:ReEncrypt*, " +
-        "kms:GenerateDataKey*, kms:* or * to \"*\", to the account root, or without a kms:ViaService condition " +
+        'kms:GenerateDataKey*, kms:* or * to "*", to the account root, or without a kms:ViaService condition ' +
         "naming SSM.",
     enforcementLevel: "mandatory",
     validateResource: [
