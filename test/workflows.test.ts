@@ -320,13 +320,7 @@ describe("workflows: images built and scanned on every pull request", () => {
     });
 });
 
-describe("workflows: the lint and the schemas", () => {
-    it("passes actionlint with shellcheck on every run: block", () => {
-        const result = run(tool("actionlint"), ["-shellcheck", tool("shellcheck")], undefined);
-        expect(result.stdout + result.stderr).to.equal("");
-        expect(result.status).to.equal(0);
-    });
-
+describe("workflows: Dependabot", () => {
     it("keeps Dependabot's configuration valid, covering every lockfile, requirements file and Dockerfile", () => {
         const result = run(tool("check-jsonschema"), [
             "--builtin-schema",
