@@ -2,8 +2,11 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 import { encryptedVolumes } from "./rules/encryptedVolumes";
 import { imagePinnedByDigest } from "./rules/imageDigest";
 import { imdsv2Required } from "./rules/imdsv2";
+import { kmsKeyPolicyLimitsDecrypt } from "./rules/kmsKeyPolicy";
+import { kmsKeysRotate } from "./rules/kmsRotation";
 import { noPublicSsh } from "./rules/noPublicSsh";
 import { requiredTags } from "./rules/requiredTags";
+import { ssmSecureStringCustomerKey } from "./rules/ssmCustomerKey";
 import { ssmSecretsAreSecureString } from "./rules/ssmSecureString";
 import { noSecretsInUserData } from "./rules/userDataSecrets";
 
@@ -16,4 +19,7 @@ export const policies: ResourceValidationPolicy[] = [
     ssmSecretsAreSecureString,
     requiredTags,
     imagePinnedByDigest,
+    kmsKeysRotate,
+    kmsKeyPolicyLimitsDecrypt,
+    ssmSecureStringCustomerKey,
 ];

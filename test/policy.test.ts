@@ -39,7 +39,7 @@ for (const stack of ["dev", "prod"]) {
         });
 
         it("passes every policy of the pack on every resource", async () => {
-            expect(policies).to.have.length(7);
+            expect(policies).to.have.length(10);
             expect(await analyzeAll(resources)).to.deep.equal([]);
         });
     });

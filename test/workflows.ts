@@ -1,0 +1,483 @@
+// Reads the GitHub workflows, composite actions and scripts as data, and works out what each job can reach: the
+// environments it runs in, the secrets and variables it references, the roles it assumes, the commands it runs and
+// its concurrency groups. Reusable workflows and composite actions are followed with their inputs filled in.
+// The settings' scopes (repository, or an environment) come from the table in docs/ci-cd.md.
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { root } from "./mocks";
+
+/** Every file the analysis reads, by path from the repository root; mutated copies stand in for the real ones. */
+export type Files = Map<string, string>;
+
+export function readRepositoryFiles(): Files {
+    const files: Files = new Map();
+    const add = (relative: string) => files.set(relative, fs.readFileSync(path.join(root, relative), "utf8"));
+    for (const folder of [".github/workflows", ".github/scripts"]) {
+        for (const name of fs.readdirSync(path.join(root, folder)).sort()) add(`${folder}/${name}`);
+    }
+    for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort())
+        add(`.github/actions/${name}/action.yml`);
+    add("docs/ci-cd.md");
+    return files;
+}
+
+/** Where a secret or variable is stored: "repository", or the name of an environment. */
+export interface Setting {
+    kind: "secret" | "variable";
+    name: string;
+    scope: string;
+}
+
+export interface Environment {
+    name: string;
+    /** Only main may deploy to it (a deployment branch rule), or any branch. */
+    mainOnly: boolean;
+    reviewers: boolean;
+}
+
+/** The settings and environments tables of docs/ci-cd.md: the one list of what to create, which the tests hold to. */
+export function readInventory(docs: string): { settings: Setting[]; environments: Environment[] } {
+    const settings: Setting[] = [];
+    const environments: Environment[] = [];
+    for (const line of docs.split("\n")) {
+        const cells = line.split("|").map((cell) => cell.trim());
+        if (cells.length < 5 || !line.startsWith("|")) continue;
+        const [, first, second, third] = cells;
+        if (first === "secret" || first === "variable") {
+            const scope = /^environment `([^`]+)`$/.exec(third)?.[1] ?? (third === "repository" ? "repository" : "");
+            if (!scope) throw new Error(`docs/ci-cd.md: "${third}" is neither repository nor environment \`NAME\``);
+            for (const [, name] of second.matchAll(/`([A-Z0-9_]+)`/g)) settings.push({ kind: first, name, scope });
+        }
+        const environment = /^`([a-z-]+)`$/.exec(first);
+        if (environment && (second === "main" || second === "any branch")) {
+            environments.push({ name: environment[1], mainOnly: second === "main", reviewers: third === "required" });
+        }
+    }
+    return { settings, environments };
+}
+
+type Yaml = Record<string, any>;
+
+/** One job as it runs: where it comes from, and everything it can reach. */
+export interface JobReach {
+    /** e.g. "pull-request.yml > tests > tests.yml:images". */
+    path: string;
+    workflow: string;
+    triggers: string[];
+    environment?: string;
+    secrets: Set<string>;
+    variables: Set<string>;
+    /** The role-to-assume of each configure-aws-credentials step, with inputs filled in. */
+    roles: string[];
+    /** Shell run by the job, with the scripts it calls inlined. */
+    commands: string;
+    /** Concurrency of the job, then of its workflows (caller first), as written. */
+    concurrency: { group: string; cancelInProgress: unknown }[];
+    /** Inputs given to each local composite action, by action path. */
+    actionInputs: { action: string; inputs: Record<string, string> }[];
+    /** Every `uses:` value of its steps and calls. */
+    uses: string[];
+    /** What the analysis could not follow, or found unsafe on its own (secrets: inherit, computed names). */
+    problems: string[];
+}
+
+const expression = /\$\{\{([\s\S]*?)\}\}/g;
+
+/** Replaces `${{ inputs.X }}` and `${{ matrix.X }}` with their values, until none is left to replace. */
+function resolve(text: string, values: Record<string, Record<string, string>>): string {
+    let current = text;
+    for (let round = 0; round < 5; round++) {
+        const next = current.replace(
+            /\$\{\{\s*(inputs|matrix)\.([A-Za-z0-9_-]+)\s*\}\}/g,
+            (whole, scope, key) => values[scope]?.[key] ?? whole,
+        );
+        if (next === current) return next;
+        current = next;
+    }
+    return current;
+}
+
+/** Every string of a YAML value, deep. */
+function strings(value: unknown): string[] {
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(strings);
+    if (value && typeof value === "object") return Object.values(value).flatMap(strings);
+    return [];
+}
+
+/** Secret and variable names an expression reads, and whether it reads either context in a way names can't say. */
+function contextReads(
+    text: string,
+    isCondition: boolean,
+): { secrets: string[]; variables: string[]; dynamic: string[] } {
+    const bodies = [...text.matchAll(expression)].map((match) => match[1]);
+    if (isCondition && bodies.length === 0) bodies.push(text);
+    const found = { secrets: [] as string[], variables: [] as string[], dynamic: [] as string[] };
+    for (const body of bodies) {
+        for (const [context, into] of [
+            ["secrets", found.secrets],
+            ["vars", found.variables],
+        ] as const) {
+            for (const match of body.matchAll(
+                new RegExp(`\\b${context}\\b(\\.([A-Za-z0-9_]+)|\\[\\s*'([A-Za-z0-9_]+)'\\s*\\])?`, "g"),
+            )) {
+                const name = match[2] ?? match[3];
+                if (name) into.push(name.toUpperCase());
+                else found.dynamic.push(body.trim());
+            }
+        }
+    }
+    return found;
+}
+
+function triggersOf(workflow: Yaml): string[] {
+    const on = workflow.on;
+    if (typeof on === "string") return [on];
+    if (Array.isArray(on)) return on;
+    return Object.keys(on ?? {});
+}
+
+function parse(files: Files, file: string): Yaml {
+    const text = files.get(file);
+    if (text === undefined) throw new Error(`${file} does not exist`);
+    return YAML.parse(text);
+}
+
+/** The shell a job runs: its run blocks, and the text of each .github/scripts file they (or those scripts) call. */
+function withScripts(files: Files, shell: string): string {
+    const seen = new Set<string>();
+    let all = shell;
+    let pending = shell;
+    while (pending) {
+        let next = "";
+        for (const [, script] of pending.matchAll(/(\.github\/scripts\/[A-Za-z0-9_.-]+\.sh)/g)) {
+            if (seen.has(script)) continue;
+            seen.add(script);
+            next += `\n${files.get(script) ?? ""}`;
+        }
+        for (const [, script] of pending.matchAll(/\$\(dirname "\$0"\)\/([A-Za-z0-9_.-]+\.sh)/g)) {
+            const full = `.github/scripts/${script}`;
+            if (seen.has(full)) continue;
+            seen.add(full);
+            next += `\n${files.get(full) ?? ""}`;
+        }
+        all += next;
+        pending = next;
+    }
+    return all;
+}
+
+/** Follows a job's steps, entering local composite actions with their inputs filled in. */
+function walkSteps(files: Files, steps: Yaml[], values: Record<string, Record<string, string>>, reach: JobReach) {
+    for (const step of steps ?? []) {
+        const resolved = YAML.parse(resolve(YAML.stringify(step), values)) as Yaml;
+        collect(resolved, reach, ["if"]);
+        const uses: string | undefined = resolved.uses;
+        if (uses) reach.uses.push(uses);
+        if (typeof resolved.run === "string") reach.commands += `\n${resolved.run}`;
+        if (uses?.startsWith("aws-actions/configure-aws-credentials@"))
+            reach.roles.push(resolved.with?.["role-to-assume"] ?? "");
+        if (uses?.startsWith("./")) {
+            const file = `${uses.slice(2)}/action.yml`;
+            const action = parse(files, file);
+            const inputs: Record<string, string> = {};
+            for (const [name, spec] of Object.entries<Yaml>(action.inputs ?? {})) {
+                const given = resolved.with?.[name];
+                inputs[name] = given === undefined ? String(spec?.default ?? "") : String(given);
+            }
+            reach.actionInputs.push({ action: uses.slice(2), inputs });
+            walkSteps(files, action.runs?.steps ?? [], { inputs }, reach);
+        }
+    }
+}
+
+function collect(value: Yaml, reach: JobReach, conditionKeys: string[]) {
+    for (const [key, inner] of Object.entries(value ?? {})) {
+        if (key === "steps" || key === "jobs") continue;
+        for (const text of strings(inner)) {
+            const reads = contextReads(text, conditionKeys.includes(key));
+            reads.secrets.forEach((name) => reach.secrets.add(name));
+            reads.variables.forEach((name) => reach.variables.add(name));
+            for (const dynamic of reads.dynamic)
+                reach.problems.push(`reads secrets or vars by a computed name: ${dynamic}`);
+        }
+    }
+}
+
+/** Every job a workflow runs, following calls into reusable workflows. */
+function jobsOf(
+    files: Files,
+    file: string,
+    context: {
+        path: string;
+        root: string;
+        triggers: string[];
+        inputs: Record<string, string>;
+        concurrency: JobReach["concurrency"];
+        inheritedSecrets: boolean;
+    },
+): JobReach[] {
+    const workflow = parse(files, file);
+    const concurrencyOf = (value: unknown) =>
+        value === undefined
+            ? []
+            : typeof value === "string"
+              ? [{ group: value, cancelInProgress: false }]
+              : [{ group: String((value as Yaml).group), cancelInProgress: (value as Yaml)["cancel-in-progress"] }];
+    const workflowConcurrency = [
+        ...context.concurrency,
+        ...concurrencyOf(workflow.concurrency).map((c) => ({
+            ...c,
+            group: resolve(c.group, { inputs: context.inputs }),
+        })),
+    ];
+    const all: JobReach[] = [];
+    for (const [id, job] of Object.entries<Yaml>(workflow.jobs ?? {})) {
+        const include: Record<string, string>[] = job.strategy?.matrix?.include ?? [{}];
+        for (const matrix of include) {
+            const values = {
+                inputs: context.inputs,
+                matrix: Object.fromEntries(Object.entries(matrix).map(([k, v]) => [k, String(v)])),
+            };
+            const resolved = YAML.parse(resolve(YAML.stringify({ ...job, steps: undefined }), values)) as Yaml;
+            const name = Object.keys(matrix).length ? `${id} (${Object.values(matrix).join(", ")})` : id;
+            const reach: JobReach = {
+                path: `${context.path}${path.basename(file)}:${name}`,
+                workflow: context.root,
+                triggers: context.triggers,
+                environment:
+                    typeof resolved.environment === "object" ? resolved.environment?.name : resolved.environment,
+                secrets: new Set(),
+                variables: new Set(),
+                roles: [],
+                commands: "",
+                concurrency: [...concurrencyOf(resolved.concurrency), ...workflowConcurrency],
+                actionInputs: [],
+                uses: [],
+                problems: [],
+            };
+            if (reach.environment?.includes("${{"))
+                reach.problems.push(`its environment cannot be worked out: ${reach.environment}`);
+            if (context.inheritedSecrets) reach.problems.push("gets every repository secret through secrets: inherit");
+            collect(resolved, reach, ["if"]);
+            walkSteps(files, job.steps ?? [], values, reach);
+            reach.commands = withScripts(files, reach.commands);
+            if (typeof resolved.uses === "string") {
+                reach.uses.push(resolved.uses);
+                if (resolved.uses.startsWith("./")) {
+                    const inputs = Object.fromEntries(
+                        Object.entries<unknown>(resolved.with ?? {}).map(([k, v]) => [k, String(v)]),
+                    );
+                    const called = jobsOf(files, resolved.uses.slice(2), {
+                        path: `${context.path}${path.basename(file)} > ${id} > `,
+                        root: context.root,
+                        triggers: context.triggers,
+                        inputs,
+                        concurrency: [...concurrencyOf(resolved.concurrency), ...workflowConcurrency],
+                        inheritedSecrets: context.inheritedSecrets || resolved.secrets === "inherit",
+                    });
+                    // The caller's own expressions (with:, secrets:) reach the called jobs.
+                    for (const job of called) {
+                        reach.secrets.forEach((s) => job.secrets.add(s));
+                        reach.variables.forEach((v) => job.variables.add(v));
+                        job.problems.push(...reach.problems);
+                    }
+                    all.push(...called);
+                    continue;
+                }
+            }
+            all.push(reach);
+        }
+    }
+    return all;
+}
+
+/** Every job of every workflow that GitHub starts by itself (not workflow_call only), as it runs. */
+export function allJobs(files: Files): JobReach[] {
+    const jobs: JobReach[] = [];
+    for (const file of [...files.keys()].filter((f) => f.startsWith(".github/workflows/"))) {
+        const triggers = triggersOf(parse(files, file));
+        if (triggers.every((trigger) => trigger === "workflow_call")) continue;
+        jobs.push(
+            ...jobsOf(files, file, {
+                path: "",
+                root: path.basename(file),
+                triggers,
+                inputs: {},
+                concurrency: [],
+                inheritedSecrets: false,
+            }),
+        );
+    }
+    return jobs;
+}
+
+export interface Repository {
+    files: Files;
+    jobs: JobReach[];
+    settings: Setting[];
+    environments: Environment[];
+}
+
+export function load(files: Files): Repository {
+    return { files, jobs: allJobs(files), ...readInventory(files.get("docs/ci-cd.md") ?? "") };
+}
+
+const pullRequestTriggers = ["pull_request", "pull_request_target"];
+const isProd = (setting: Setting) => setting.scope === "prod" || setting.name.startsWith("PROD_");
+const isDeployerRole = (name: string) => /DEPLOY_ROLE/.test(name);
+
+function readsOf(repo: Repository, job: JobReach): { name: string; setting?: Setting; kind: string }[] {
+    const find = (kind: Setting["kind"], name: string) =>
+        repo.settings.find((setting) => setting.kind === kind && setting.name === name);
+    return [
+        ...[...job.secrets].map((name) => ({ name, kind: "secret", setting: find("secret", name) })),
+        ...[...job.variables].map((name) => ({ name, kind: "variable", setting: find("variable", name) })),
+    ];
+}
+
+/**
+ * Jobs started by a pull request reach no prod setting, no deployer role, no environment that main alone may use, and
+ * no setting of such an environment; they assume roles named by variables only, and get no inherited secrets.
+ */
+export function pullRequestReachProblems(repo: Repository): string[] {
+    const open = repo.environments.filter((e) => !e.mainOnly && e.reviewers).map((e) => e.name);
+    const problems: string[] = [];
+    for (const job of repo.jobs.filter((j) => j.triggers.some((t) => pullRequestTriggers.includes(t)))) {
+        problems.push(...job.problems.map((problem) => `${job.path} ${problem}`));
+        if (job.environment && !open.includes(job.environment)) {
+            problems.push(`${job.path} runs in environment ${job.environment}, which pull requests must not reach`);
+        }
+        for (const { name, kind, setting } of readsOf(repo, job)) {
+            if (!setting) continue;
+            if (isProd(setting)) problems.push(`${job.path} reaches prod's ${kind} ${name}`);
+            else if (isDeployerRole(name)) problems.push(`${job.path} reaches the deployer's role (${kind} ${name})`);
+            else if (setting.scope !== "repository" && !open.includes(setting.scope)) {
+                problems.push(`${job.path} reaches ${kind} ${name} of environment ${setting.scope}`);
+            }
+        }
+        for (const role of job.roles) {
+            const name = /^\$\{\{\s*vars\.([A-Z0-9_]+)\s*\}\}$/.exec(role)?.[1];
+            if (!name) problems.push(`${job.path} assumes a role that no variable names: ${role}`);
+        }
+    }
+    return problems;
+}
+
+/**
+ * Every secret and variable a job reads is listed in docs/ci-cd.md, and one stored in an environment is read only by
+ * jobs in that environment (elsewhere it would be empty); every listed one is read somewhere.
+ */
+export function settingProblems(repo: Repository): string[] {
+    const problems: string[] = [];
+    const read = new Set<string>();
+    for (const job of repo.jobs) {
+        for (const { name, kind, setting } of readsOf(repo, job)) {
+            read.add(`${kind} ${name}`);
+            if (!setting) problems.push(`${job.path} reads ${kind} ${name}, which docs/ci-cd.md does not list`);
+            else if (setting.scope !== "repository" && setting.scope !== job.environment) {
+                problems.push(
+                    `${job.path} reads ${kind} ${name} of environment ${setting.scope} but runs in ` +
+                        `${job.environment ? `environment ${job.environment}` : "no environment"}`,
+                );
+            }
+        }
+    }
+    for (const setting of repo.settings) {
+        if (!read.has(`${setting.kind} ${setting.name}`)) {
+            problems.push(`docs/ci-cd.md lists ${setting.kind} ${setting.name}, which no workflow reads`);
+        }
+    }
+    for (const environment of new Set(repo.jobs.map((job) => job.environment).filter(Boolean))) {
+        if (!repo.environments.some((e) => e.name === environment)) {
+            problems.push(`environment ${environment} is used but docs/ci-cd.md does not list it`);
+        }
+    }
+    return problems;
+}
+
+/** A job that reaches a prod setting or the prod deployer runs in environment prod, and prod only on main. */
+export function prodJobProblems(repo: Repository): string[] {
+    const problems: string[] = [];
+    for (const job of repo.jobs) {
+        const prodReads = readsOf(repo, job).filter(({ setting }) => setting && isProd(setting));
+        if (prodReads.length > 0 && job.environment !== "prod") {
+            problems.push(
+                `${job.path} reaches ${prodReads.map((r) => r.name).join(", ")} but does not declare environment: prod`,
+            );
+        }
+    }
+    const prod = repo.environments.find((e) => e.name === "prod");
+    if (!prod?.mainOnly || !prod.reviewers) problems.push("docs/ci-cd.md must make prod main-only, with reviewers");
+    return problems;
+}
+
+/** Every `uses:` names a full commit SHA with its version in a comment, the same pin wherever an action is used. */
+export function pinProblems(files: Files): string[] {
+    const problems: string[] = [];
+    const pins = new Map<string, string>();
+    for (const [file, text] of files) {
+        if (!file.endsWith(".yml")) continue;
+        text.split("\n").forEach((line, index) => {
+            const match = /^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$/.exec(line);
+            if (!match || match[1].startsWith("./")) return;
+            const [, value, comment] = match;
+            const where = `${file}:${index + 1}`;
+            const pinned = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_./-]+)@([0-9a-f]{40})$/.exec(value);
+            if (!pinned) {
+                problems.push(`${where} uses ${value}, which is not pinned to a full 40-hex commit SHA`);
+                return;
+            }
+            const version = /^#\s*(v?\d+(?:\.\d+)*)\s*$/.exec(comment ?? "")?.[1];
+            if (!version) problems.push(`${where} pins ${value} without its version in a comment (# vX.Y.Z)`);
+            const pin = `${pinned[2]} # ${version}`;
+            const earlier = pins.get(pinned[1]);
+            if (earlier && earlier !== pin) problems.push(`${where} pins ${pinned[1]} to ${pin}, elsewhere ${earlier}`);
+            pins.set(pinned[1], pin);
+        });
+    }
+    return problems;
+}
+
+const deploys = (job: JobReach) => /\bpulumi (up|destroy)\b/.test(job.commands);
+const checks = (job: JobReach) => !deploys(job) && /\bpulumi (preview|refresh)\b/.test(job.commands);
+
+/** Whether two concurrency groups, with ${{ }} parts standing for any text, could ever be the same string. */
+export function groupsMayMeet(a: string, b: string): boolean {
+    const literal = (group: string) => !group.includes("${{");
+    if (literal(a) && literal(b)) return a === b;
+    const prefix = (group: string) => group.split("${{")[0];
+    const suffix = (group: string) => group.split("}}").pop() ?? "";
+    const compatible = (x: string, y: string, test: (long: string, short: string) => boolean) =>
+        x.length >= y.length ? test(x, y) : test(y, x);
+    return (
+        compatible(prefix(a), prefix(b), (long, short) => long.startsWith(short)) &&
+        compatible(literal(a) ? a : suffix(a), literal(b) ? b : suffix(b), (long, short) => long.endsWith(short))
+    );
+}
+
+/**
+ * Deploys (pulumi up or destroy) run in a concurrency group that never cancels them, and that no preview or drift
+ * check (pulumi preview or refresh) can share.
+ */
+export function concurrencyProblems(repo: Repository): string[] {
+    const problems: string[] = [];
+    const checkGroups = repo.jobs
+        .filter(checks)
+        .flatMap((job) => job.concurrency.map((c) => ({ job, group: c.group })));
+    for (const job of repo.jobs.filter(deploys)) {
+        if (job.concurrency.length === 0) problems.push(`${job.path} deploys without a concurrency group`);
+        for (const { group, cancelInProgress } of job.concurrency) {
+            if (cancelInProgress !== false && cancelInProgress !== undefined) {
+                problems.push(`${job.path} deploys in group ${group} with cancel-in-progress: ${cancelInProgress}`);
+            }
+            for (const other of checkGroups.filter((c) => groupsMayMeet(group, c.group))) {
+                problems.push(
+                    `${job.path} deploys in group ${group}, which ${other.job.path} can share (${other.group})`,
+                );
+            }
+        }
+    }
+    return problems;
+}
