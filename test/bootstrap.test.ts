@@ -58,6 +58,8 @@ describe("host bootstrap (user data)", () => {
                     `AWS_CLI_IMAGE=${defaultAwsCliImage}`,
                     `RECORD_PATH=/microservices/dev/${service}/releases`,
                     `PROXY_NAME=${service}-proxy`,
+                    "STATE_DIR=/var/lib/release-service",
+                    "RUN_DIR=/run/release-service",
                     "",
                 ].join("\n"),
             );

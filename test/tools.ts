@@ -40,7 +40,7 @@ export function freePort(): Promise<number> {
     });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
         const open = await new Promise<boolean>((resolve) => {

@@ -29,7 +29,13 @@ export interface HostBootstrap {
 }
 
 /** Where the host keeps its release files. State survives a reboot; the run folder (a tmpfs) does not. */
-export const hostPaths = {
+export interface HostPaths {
+    config: string;
+    state: string;
+    run: string;
+}
+
+export const hostPaths: HostPaths = {
     config: "/etc/release-service.env",
     state: "/var/lib/release-service",
     run: "/run/release-service",
@@ -48,7 +54,7 @@ function checkBootstrap(host: HostBootstrap): void {
 }
 
 /** The release script's settings on this host (`/etc/release-service.env`). */
-export function renderReleaseConfig(host: HostBootstrap): string {
+export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = hostPaths): string {
     const settings: Record<string, string> = {
         SERVICE_NAME: host.serviceName,
         PORT: String(host.port),
@@ -57,6 +63,8 @@ export function renderReleaseConfig(host: HostBootstrap): string {
         AWS_CLI_IMAGE: host.awsCliImage,
         RECORD_PATH: host.recordPath,
         PROXY_NAME: unitNames(host.serviceName).proxy,
+        STATE_DIR: paths.state,
+        RUN_DIR: paths.run,
     };
     return Object.entries(settings)
         .map(([name, value]) => `${name}=${value}\n`)
@@ -67,10 +75,10 @@ export function renderReleaseConfig(host: HostBootstrap): string {
  * The proxy's unit: Caddy in a container on the host's network, listening on the public port. Its config file and
  * admin socket live on the host, so the release script can switch its upstream and a restart keeps the last one.
  */
-export function renderProxyUnit(host: HostBootstrap): string {
+export function renderProxyUnit(host: HostBootstrap, paths: HostPaths = hostPaths): string {
     const { proxy } = unitNames(host.serviceName);
-    const configFolder = `${hostPaths.state}/proxy`;
-    const socketFolder = `${hostPaths.run}/proxy`;
+    const configFolder = `${paths.state}/proxy`;
+    const socketFolder = `${paths.run}/proxy`;
     const run = [
         "/usr/bin/docker run --rm",
         `--name ${proxy}`,

@@ -15,9 +15,7 @@ config_file=${RELEASE_CONFIG:-/etc/release-service.env}
 # shellcheck source=/dev/null
 source "$config_file"
 : "${SERVICE_NAME:?}" "${PORT:?}" "${HEALTH_PATH:?}" "${AWS_REGION:?}" "${AWS_CLI_IMAGE:?}" "${RECORD_PATH:?}"
-STATE_DIR=${STATE_DIR:-/var/lib/release-service}
-RUN_DIR=${RUN_DIR:-/run/release-service}
-PROXY_NAME=${PROXY_NAME:-release-proxy}
+: "${PROXY_NAME:?}" "${STATE_DIR:?}" "${RUN_DIR:?}"
 KEEP_RELEASES=${KEEP_RELEASES:-3}
 STOP_TIMEOUT_SECONDS=${STOP_TIMEOUT_SECONDS:-15}
 BOOTSTRAP_TIMEOUT_SECONDS=${BOOTSTRAP_TIMEOUT_SECONDS:-600}
@@ -82,7 +80,9 @@ on_exit() {
   if [ -n "$new_container" ]; then
     failure_logs=$(docker logs --tail 20 "$new_container" 2>&1 || true)
     docker rm --force "$new_container" >/dev/null 2>&1 || true
-    rm -rf "${RUN_DIR:?}/$release_id"
+    rm -rf "${RUN_DIR:?}/$release_id" "${STATE_DIR:?}/releases/$release_id"
+    # An image pulled for this release only goes too; one a kept container uses stays.
+    docker rmi "$image" >/dev/null 2>&1 || true
   fi
   record failed || log "could not record the failure in $RECORD_PATH"
 }
@@ -93,7 +93,7 @@ read_inputs() {
   if [ -z "${SSM_image+x}" ]; then
     fail "SSM_image is not set: the release document needs SSM Agent 3.3.2746.0 or later (environment variable parameters)"
   fi
-  image=$SSM_image
+  image=${SSM_image}
   release_id=${SSM_releaseId:-}
   settings=${SSM_settings:-}
   secrets=${SSM_secrets:-}
@@ -283,18 +283,19 @@ wait_for_proxy() {
 # Keeps the newest KEEP_RELEASES stopped containers, and so their images, for a rollback without a pull; removes
 # the older ones with their images (`docker rmi` refuses an image another container still uses).
 prune() {
-  local name release reference keep=$KEEP_RELEASES
-  while read -r name release reference; do
+  local name release image_id keep=$KEEP_RELEASES
+  while read -r name release; do
     [ "$name" = "$new_container" ] && continue
     if [ "$keep" -gt 0 ]; then
       keep=$((keep - 1))
       continue
     fi
+    image_id=$(docker inspect --format '{{.Image}}' "$name")
     docker rm --force "$name" >/dev/null
     rm -rf "${STATE_DIR:?}/releases/$release"
-    docker rmi "$reference" >/dev/null 2>&1 || true
+    docker rmi "$image_id" >/dev/null 2>&1 || true
   done < <(docker ps --all --filter "label=release-service.service=$SERVICE_NAME" \
-    --format '{{.Names}} {{.Label "release-service.release"}} {{.Image}}')
+    --format '{{.Names}} {{.Label "release-service.release"}}')
 }
 
 # --- commands -----------------------------------------------------------------------------------------------------

@@ -1,0 +1,179 @@
+// The real servers the release tests drive: a Docker engine of their own (Debian's docker.io, on its own socket,
+// data root, exec root and pidfile), a local registry standing in for Docker Hub (Debian's docker-registry), and the
+// test images, built FROM scratch because no base image can be pulled here.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { root } from "../mocks";
+import { freePort, waitForPort } from "../tools";
+
+/** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
+function program(name: string, debianPackage: string): string {
+    for (const folder of ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+        if (fs.existsSync(path.join(folder, name))) return path.join(folder, name);
+    }
+    throw new Error(`${name} is not installed: apt-get install ${debianPackage} (scripts/install.sh does it)`);
+}
+
+/** Runs a command to completion; a failure throws with its output. */
+export function must(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+    const result = spawnSync(command, args, { env, encoding: "utf8" });
+    if (result.status !== 0) {
+        throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}${result.stderr}`);
+    }
+    return result.stdout;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+        if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+}
+
+export class DockerEngine {
+    readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-dockerd-"));
+    readonly host = `unix://${this.folder}/docker.sock`;
+    private daemon?: ChildProcess;
+
+    /** The environment that points the docker CLI at this engine. */
+    env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+        return { ...process.env, DOCKER_HOST: this.host, ...extra };
+    }
+
+    docker(...args: string[]): string {
+        return must("docker", args, this.env());
+    }
+
+    async start(): Promise<void> {
+        const log = fs.openSync(path.join(this.folder, "dockerd.log"), "a");
+        this.daemon = spawn(
+            program("dockerd", "docker.io"),
+            [
+                "--host", this.host,
+                "--data-root", path.join(this.folder, "data"),
+                "--exec-root", path.join(this.folder, "exec"),
+                "--pidfile", path.join(this.folder, "docker.pid"),
+            ],
+            { stdio: ["ignore", log, log] },
+        );
+        await waitFor("dockerd answering", () => spawnSync("docker", ["info"], { env: this.env() }).status === 0, 60000);
+    }
+
+    /** Stops the engine as a host shutdown would; containers stop with it. */
+    async stop(): Promise<void> {
+        const daemon = this.daemon;
+        if (!daemon || daemon.exitCode !== null) return;
+        const exited = new Promise((resolve) => daemon.once("exit", resolve));
+        daemon.kill("SIGTERM");
+        await exited;
+    }
+
+    async restart(): Promise<void> {
+        await this.stop();
+        await this.start();
+    }
+
+    /** Stops the engine and deletes its data, containers and images included, with the mounts it left. */
+    async destroy(): Promise<void> {
+        if (this.daemon && this.daemon.exitCode === null) {
+            spawnSync("sh", ["-c", "docker ps -aq | xargs -r docker rm -f"], { env: this.env() });
+        }
+        await this.stop();
+        const mounts = fs
+            .readFileSync("/proc/mounts", "utf8")
+            .split("\n")
+            .map((line) => line.split(" ")[1])
+            .filter((mount) => mount?.startsWith(this.folder))
+            .sort()
+            .reverse();
+        for (const mount of mounts) spawnSync("umount", ["--lazy", mount]);
+        fs.rmSync(this.folder, { recursive: true, force: true });
+    }
+}
+
+/** A local registry on loopback, standing in for Docker Hub; it can be stopped to prove a release pulls nothing. */
+export class Registry {
+    readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-registry-"));
+    address = "";
+    private server?: ChildProcess;
+
+    async start(): Promise<void> {
+        if (!this.address) this.address = `127.0.0.1:${await freePort()}`;
+        const config = path.join(this.folder, "config.yml");
+        fs.writeFileSync(
+            config,
+            [
+                "version: 0.1",
+                "storage:",
+                "  filesystem:",
+                `    rootdirectory: ${path.join(this.folder, "data")}`,
+                "http:",
+                `  addr: ${this.address}`,
+                "",
+            ].join("\n"),
+        );
+        this.server = spawn(program("docker-registry", "docker-registry"), ["serve", config], { stdio: "ignore" });
+        await waitForPort(Number(this.address.split(":")[1]), 15000);
+    }
+
+    async stop(): Promise<void> {
+        const server = this.server;
+        if (!server || server.exitCode !== null) return;
+        const exited = new Promise((resolve) => server.once("exit", resolve));
+        server.kill();
+        await exited;
+    }
+}
+
+const fixtures = path.join(root, "test", "fixtures", "release-images");
+
+/** A build context in a scratch folder: the fixture files, Debian's static busybox, and any extra files. */
+function context(files: string[], extra: (folder: string) => void = () => undefined): string {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-image-"));
+    for (const file of files) fs.copyFileSync(path.join(fixtures, file), path.join(folder, file));
+    fs.chmodSync(folder, 0o755);
+    for (const file of files.filter((name) => name.endsWith(".sh"))) fs.chmodSync(path.join(folder, file), 0o755);
+    fs.copyFileSync(program("busybox", "busybox-static"), path.join(folder, "busybox"));
+    extra(folder);
+    return folder;
+}
+
+/**
+ * Builds a variant of the service stand-in, pushes it to the registry, removes it from the engine (so that a release
+ * must pull it), and returns it pinned by digest.
+ */
+export function pushServiceImage(engine: DockerEngine, registry: Registry, mode: string, version: string): string {
+    const tag = `${registry.address}/tasks:${version}`;
+    const folder = context(["service.Dockerfile", "service.sh"]);
+    engine.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
+        "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", tag, folder);
+    engine.docker("push", "--quiet", tag);
+    const digest = engine.docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", tag).trim();
+    engine.docker("image", "rm", tag);
+    return digest;
+}
+
+/** The proxy image: Debian's caddy binary and the libraries it links, under the name the hosts' unit runs. */
+export function buildProxyImage(engine: DockerEngine, name: string): void {
+    const folder = context(["caddy.Dockerfile"], (folder) => {
+        const caddy = program("caddy", "caddy");
+        const libraries = [...must("ldd", [caddy]).matchAll(/(\/\S+\.so[.\d]*)/g)].map((match) => match[1]);
+        for (const file of [caddy, ...libraries]) {
+            const target = path.join(folder, "rootfs", file);
+            fs.mkdirSync(path.dirname(target), { recursive: true });
+            fs.copyFileSync(file, target);
+            fs.chmodSync(target, 0o755);
+        }
+        fs.mkdirSync(path.join(folder, "rootfs", "tmp"), { recursive: true });
+    });
+    engine.docker("build", "--quiet", "--file", path.join(folder, "caddy.Dockerfile"), "--tag", name, folder);
+}
+
+/** The AWS CLI probe image, under the given name. */
+export function buildAwsCliProbe(engine: DockerEngine, name: string): void {
+    const folder = context(["aws-cli-probe.Dockerfile", "aws-cli-probe.sh"]);
+    engine.docker("build", "--quiet", "--file", path.join(folder, "aws-cli-probe.Dockerfile"), "--tag", name, folder);
+}

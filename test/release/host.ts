@@ -1,0 +1,193 @@
+// A service host laid out in scratch folders on this machine: the release script and the units exactly as the
+// user data renders them, run against the tests' Docker engine, registry and moto's SSM, with systemd played by the
+// test (it runs the units' commands).
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { HostBootstrap, HostPaths, renderProxyUnit, renderReleaseConfig } from "../../components/host/bootstrap";
+import { ReleaseInputs, releaseParameters, renderReleaseDocument } from "../../components/release/document";
+import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
+import { root } from "../mocks";
+import { toolPath } from "../tools";
+import { DockerEngine, must } from "./engine";
+
+const script = path.join(root, "components", "release", "release-service.sh");
+
+/** A port whose two release slots (port+10000, port+20000) are free too. */
+async function freeServicePort(): Promise<number> {
+    const free = (port: number) =>
+        new Promise<boolean>((resolve) => {
+            const server = net.createServer();
+            server.once("error", () => resolve(false));
+            server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+        });
+    for (let attempt = 0; attempt < 50; attempt++) {
+        const port = 20000 + Math.floor(Math.random() * 25000);
+        if ((await free(port)) && (await free(port + 10000)) && (await free(port + 20000))) return port;
+    }
+    throw new Error("no free port with free release slots");
+}
+
+export interface RunResult {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    seconds: number;
+}
+
+/** Runs a command to its end without blocking the event loop, so load can flow meanwhile. */
+export function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+    const started = process.hrtime.bigint();
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.on("error", reject);
+        child.on("close", (status) =>
+            resolve({ status, stdout, stderr, seconds: Number(process.hrtime.bigint() - started) / 1e9 }),
+        );
+    });
+}
+
+/** One HTTP GET on a new connection: the status and body, or the error code. */
+export function get(port: number, urlPath: string): Promise<{ status: number; body: string } | { error: string }> {
+    return new Promise((resolve) => {
+        const request = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: 5000 }, (response) => {
+            let body = "";
+            response.on("data", (chunk) => (body += chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("timeout", () => request.destroy(new Error("timeout")));
+        request.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    });
+}
+
+export class TestHost {
+    readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-host-"));
+    /** State on disk; the run folder on a tmpfs, as /run is on the hosts. */
+    readonly paths: HostPaths = {
+        config: path.join(this.folder, "release-service.env"),
+        state: path.join(this.folder, "state"),
+        run: fs.mkdtempSync("/dev/shm/release-run-"),
+    };
+    readonly instanceId = `i-0${Math.random().toString(16).slice(2, 18).padEnd(16, "0")}`;
+    readonly service = "tasks";
+    port = 0;
+    bootstrap!: HostBootstrap;
+    private proxy?: ChildProcess;
+
+    constructor(
+        private readonly engine: DockerEngine,
+        private readonly ssmEndpoint: string,
+        private readonly images: { proxy: string; awsCli: string },
+    ) {}
+
+    /** What the bootstrap's cloud-config does: the script's settings, the proxy started, the host marked ready. */
+    async boot(): Promise<void> {
+        this.port = await freeServicePort();
+        this.bootstrap = {
+            serviceName: this.service,
+            port: this.port,
+            healthPath: "/health",
+            region: "eu-west-1",
+            recordPath: `/microservices/test/${this.service}/releases`,
+            proxyImage: this.images.proxy,
+            awsCliImage: this.images.awsCli,
+        };
+        fs.writeFileSync(this.paths.config, renderReleaseConfig(this.bootstrap, this.paths));
+        await this.startProxy();
+        fs.mkdirSync(this.paths.state, { recursive: true });
+        fs.writeFileSync(path.join(this.paths.state, "bootstrapped"), "");
+    }
+
+    env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+        return this.engine.env({
+            PATH: toolPath(),
+            RELEASE_CONFIG: this.paths.config,
+            AWS_ENDPOINT_URL: this.ssmEndpoint,
+            AWS_ACCESS_KEY_ID: "testing",
+            AWS_SECRET_ACCESS_KEY: "testing",
+            AWS_SSM_INSTANCE_ID: this.instanceId,
+            ...extra,
+        });
+    }
+
+    /** The proxy unit's commands, as systemd would run them: the two ExecStartPre, then ExecStart in the foreground. */
+    async startProxy(): Promise<void> {
+        const unit = renderProxyUnit(this.bootstrap, this.paths);
+        const commands = (key: string) =>
+            [...unit.matchAll(new RegExp(`^${key}=-?(.*)$`, "gm"))].map((match) =>
+                match[1].replace("/usr/local/bin/release-service", `bash ${script}`).split(" "),
+            );
+        for (const [command, ...args] of commands("ExecStartPre")) {
+            await runAsync(command, args, this.env());
+        }
+        const [command, ...args] = commands("ExecStart")[0];
+        this.proxy = spawn(command, args, { env: this.env(), stdio: "ignore" });
+        const deadline = Date.now() + 20000;
+        while (!("status" in (await get(this.port, "/")))) {
+            if (Date.now() > deadline) throw new Error(`the proxy never answered on ${this.port}`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+    }
+
+    /** The parameters SSM hands the release document for these inputs, as SSM_* variables. */
+    releaseEnvironment(inputs: Omit<ReleaseInputs, "settings"> & { settings?: Record<string, string> }) {
+        const parameters = releaseParameters(renderReleaseDocument(this.service), {
+            ...inputs,
+            settings: { ...inputs.settings, PORT: String(this.port) },
+        });
+        const env: Record<string, string> = {};
+        for (const [name, value] of Object.entries(parameters)) env[`SSM_${name}`] = value;
+        return { env, releaseId: parameters.releaseId };
+    }
+
+    /** Runs the release document's command with these inputs, as the SSM agent would. */
+    async deploy(
+        inputs: Omit<ReleaseInputs, "settings"> & { settings?: Record<string, string> },
+        extraEnv: NodeJS.ProcessEnv = {},
+    ): Promise<RunResult & { releaseId: string }> {
+        const { env, releaseId } = this.releaseEnvironment(inputs);
+        const result = await runAsync("bash", [script, "deploy"], this.env({ ...env, ...extraEnv }));
+        return { ...result, releaseId };
+    }
+
+    /** The release unit's command, as systemd runs it at boot. */
+    resume(): Promise<RunResult> {
+        return runAsync("bash", [script, "resume"], this.env());
+    }
+
+    /** The outcome the host recorded for its last release. */
+    record(): ReleaseRecord {
+        const value = must(
+            "aws",
+            ["ssm", "get-parameter", "--name", `${this.bootstrap.recordPath}/${this.instanceId}`, "--query", "Parameter.Value", "--output", "text"],
+            this.env({ AWS_DEFAULT_REGION: "eu-west-1" }),
+        );
+        return parseReleaseRecord(value.replace(/\n$/, ""));
+    }
+
+    /** The service's containers, newest first: name and state. */
+    containers(): { name: string; state: string }[] {
+        return this.engine
+            .docker("ps", "--all", "--filter", `label=release-service.service=${this.service}`, "--format", "{{.Names}} {{.State}}")
+            .trim()
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => {
+                const [name, state] = line.split(" ");
+                return { name, state };
+            });
+    }
+
+    async destroy(): Promise<void> {
+        this.proxy?.kill();
+        fs.rmSync(this.folder, { recursive: true, force: true });
+        fs.rmSync(this.paths.run, { recursive: true, force: true });
+    }
+}
