@@ -81,11 +81,12 @@ def list_requests(conn, environ):
         "offset": int(query.get("offset", 0)),
         "status": query.get("status"),
         "task_id": query.get("task_id"),
+        "requester": None,
     }
     with conn.cursor() as cur:
         cur.execute(queries.COUNT, params)
         total = cur.fetchone()["total"]
-        cur.execute(queries.LIST, params)
+        cur.execute(queries.LIST[query.get("sort", "-created_at")], params)
         items = [as_json(row) for row in cur.fetchall()]
     return "200 OK", {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
 

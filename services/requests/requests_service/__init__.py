@@ -29,6 +29,7 @@ def create_app(test_config=None) -> Flask:
     logs.init_app(app)
     errors.register(app)
     app.before_request(limits.check_request_head)
+    app.before_request(validation.check_path)
     app.before_request(validation.check_query)
     app.after_request(_no_body_no_type)
     db.init_app(app)

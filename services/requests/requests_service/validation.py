@@ -45,6 +45,13 @@ def parse_id(raw: str) -> int:
     return int(raw)
 
 
+def check_path() -> None:
+    """A before_request hook: a bad id in the path is a 400 for every method, OPTIONS too (Flask answers OPTIONS
+    without calling the view that would check it)."""
+    if request.view_args and "request_id" in request.view_args:
+        parse_id(request.view_args["request_id"])
+
+
 def check_query() -> None:
     """A before_request hook: decode the query string strictly (UTF-8, every name once, only the route's own names)
     into g.query. Unknown routes are left to their 404."""

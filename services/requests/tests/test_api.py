@@ -209,6 +209,9 @@ def test_options_and_wrong_methods_name_the_allowed_ones(client, path, allowed):
     assert "Content-Type" not in response.headers
     assert set(response.headers["Allow"].split(", ")) == allowed
 
+    if path == "/requests/1":
+        assert client.options("/requests/0").status_code == 400  # a bad id, whatever the method
+
     for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - allowed:
         refused = client.open(path, method=method)
         assert refused.status_code == 405, method
