@@ -153,6 +153,13 @@ class TasksStandIn:
         self.server.server_close()
 
 
+def padded_body(task_id: str, size: int) -> bytes:
+    """A valid create body of exactly `size` bytes: a JSON object followed by spaces (JSON allows them), so that any
+    long enough prefix of it is a valid create too, and a body cut short would go unnoticed."""
+    body = json.dumps({"task_id": task_id, "requester": "ana"}).encode()
+    return body + b" " * (size - len(body))
+
+
 def http(method: str, url: str, body=None, timeout: float = 15.0) -> tuple[int, dict | None]:
     """A real HTTP call (for gunicorn) with a JSON body: status and JSON answer, checked against openapi.json."""
     data = json.dumps(body).encode() if body is not None else None

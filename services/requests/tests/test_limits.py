@@ -1,9 +1,8 @@
 """Every documented limit, from both sides: a value exactly at the limit is accepted, one more is refused. Text limits
 count characters (code points), so they are tried with characters outside the Basic Multilingual Plane too."""
 
-import json
-
 import pytest
+from support import padded_body
 
 from requests_service import limits, validation
 
@@ -85,16 +84,10 @@ def test_id_bounds(client):
     assert refused_field(client.get(f"/requests/{validation.MAX_ID + 1}")) == ["id"]
 
 
-def padded_body(size: int) -> bytes:
-    """A valid create body of exactly `size` bytes: JSON padded with spaces."""
-    body = json.dumps({"task_id": TASK, "requester": "ana"}).encode()
-    return body[:-1] + b" " * (size - len(body)) + b"}"
-
-
 def test_body_size(client, known_task):
-    at_limit = client.post("/requests", data=padded_body(limits.BODY_MAX), content_type="application/json")
+    at_limit = client.post("/requests", data=padded_body(TASK, limits.BODY_MAX), content_type="application/json")
     assert at_limit.status_code == 201
-    over = client.post("/requests", data=padded_body(limits.BODY_MAX + 1), content_type="application/json")
+    over = client.post("/requests", data=padded_body(TASK, limits.BODY_MAX + 1), content_type="application/json")
     assert over.status_code == 413
     assert over.get_json()["error"] == "body too large"
 

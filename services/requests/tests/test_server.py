@@ -1,10 +1,9 @@
 """What only a real gunicorn shows: bodies sent chunked, and requests gunicorn answers itself (a request line or headers
 past its limits, bytes that are no HTTP request). Every answer is checked against openapi.json, as in every test."""
 
-import json
 
 import pytest
-from support import free_port, row_count, send, send_raw, service_env, start_gunicorn, wait_healthy
+from support import free_port, padded_body, row_count, send, send_raw, service_env, start_gunicorn, wait_healthy
 
 from requests_service import limits
 
@@ -31,19 +30,13 @@ def known_task(tasks):
     tasks.known.add(TASK)
 
 
-def padded_body(size: int) -> bytes:
-    """A valid create body of exactly `size` bytes: JSON padded with spaces, so a prefix of it is valid JSON too."""
-    body = json.dumps({"task_id": TASK, "requester": "ana"}).encode()
-    return body[:-1] + b" " * (size - len(body)) + b"}"
-
-
 def chunks(data: bytes, size: int = 16 * 1024):
     return (data[i : i + size] for i in range(0, len(data), size))
 
 
 def test_a_chunked_body_over_the_limit_is_refused_not_cut(server, known_task, database_url):
     before = row_count(database_url)
-    response = send(server, "POST", "/requests", chunks(padded_body(200 * 1024)), JSON)
+    response = send(server, "POST", "/requests", chunks(padded_body(TASK, 200 * 1024)), JSON)
     assert response.status_code == 413, response.get_data()
     assert response.get_json()["error"] == "body too large"
     assert row_count(database_url) == before
@@ -58,7 +51,7 @@ def test_large_chunked_bodies_get_413_and_the_server_goes_on(server, known_task,
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "Content-Length"])
 def test_body_size_through_the_server(server, known_task, chunked):
     def body(size):
-        data = padded_body(size)
+        data = padded_body(TASK, size)
         return chunks(data) if chunked else data
 
     assert send(server, "POST", "/requests", body(limits.BODY_MAX), JSON).status_code == 201
