@@ -40,7 +40,8 @@ def run_schemathesis(document: Path, base_url: str, report: Path, env: dict) -> 
         "--report=ndjson",
         f"--report-ndjson-path={report}",
     ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=540, check=False)
+    # In the report's folder: Schemathesis keeps a cache (.schemathesis/) in its working directory.
+    return subprocess.run(command, env=env, cwd=report.parent, capture_output=True, text=True, timeout=540, check=False)
 
 
 def figures(report: Path) -> dict:

@@ -177,7 +177,7 @@ def _raw_value(var: Variable, environ: Mapping[str, str]) -> str | None:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
         raise ValueError(f"{var.name}_FILE: cannot read {path}: {reason}") from None
-    return text.removesuffix("\n")
+    return text
 
 
 def variable_names() -> list[str]:

@@ -255,9 +255,12 @@ def check_requests_stay_fast(make_app, case, protocol, receiver, hung_listener, 
     client = make_app(PAPERTRAIL_DESTINATION=destination, PAPERTRAIL_PROTOCOL=protocol).test_client()
     assert time.monotonic() - started < 1.0  # the start does not wait for Papertrail either
     if receiver:
-        # More than the socket buffers hold: the sender's writes block until its send timeout.
-        for i in range(5000):
-            logging.getLogger("requests_service.flood").info("line %d %s", i, "x" * 1000)
+        # 30 MB, more than the socket buffers hold: the sender's writes block until its send timeout, and logging
+        # must not wait for them.
+        started = time.monotonic()
+        for i in range(3000):
+            logging.getLogger("requests_service.flood").info("line %d %s", i, "x" * 10_000)
+        assert time.monotonic() - started < 3.0, "logging waited for the sink"
 
     slowest = 0.0
     started = time.monotonic()
