@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
-from requests_service.config import SCHEMA, ConfigError, load_config
+from requests_service.config import SCHEMA, ConfigError, load_config, variable_names
 from system import ROOT, build_tasks
 
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -34,7 +34,7 @@ def read_service_schema(name: str, environment: dict[str, str]) -> dict:
         except ConfigError as error:
             port, problems = None, error.problems
         return {
-            "known": [v.name for v in SCHEMA],
+            "known": variable_names(),
             "required": [v.name for v in SCHEMA if v.default is None],
             "problems": problems,
             "port": port,

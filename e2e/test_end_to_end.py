@@ -3,31 +3,12 @@ TASKS_URL pointing at the real tasks service, and both services shipping their l
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import psycopg2
+from calls import call, create_task
 from system import LOGSENE_TOKEN
 
 NO_SUCH_TASK = "0123456789abcdef01234567"  # a well-formed MongoDB id that no task has
-
-
-def call(method: str, url: str, body: dict | None = None) -> tuple[int, object]:
-    """One HTTP call; returns the status and the decoded JSON body (None when empty), whatever the status."""
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    request = urllib.request.Request(url, data, method=method, headers=headers)  # noqa: S310 - loopback http URLs
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def create_task(system, title: str) -> str:
-    status, task = call("POST", f"{system.tasks_url}/tasks", {"title": title})
-    assert status == 201, task
-    return task["id"]
 
 
 def ask_for(system, task_id: str) -> tuple[int, object]:
@@ -83,11 +64,26 @@ def test_a_request_follows_its_task_from_creation_to_deletion(system):
     assert status == 200, approved
     assert call("GET", request_url)[1]["status"] == "approved"
 
-    # 5. Once the task is deleted, new requests for it are refused.
+    # 5. Once the task is deleted (docs/api.md, §Tasks and requests): new requests for it are refused, a pending one
+    #    cannot be approved (409 naming task_id, unchanged) but can be rejected, and every one is still listed.
+    status, second = ask_for(system, task["id"])
+    assert status == 201, second
     status, _ = call("DELETE", f"{system.tasks_url}/tasks/{task['id']}")
     assert status == 204
     status, refused = ask_for(system, task["id"])
     assert status == 422, refused
+    second_url = f"{system.requests_url}/requests/{second['id']}"
+    status, refused = call("PATCH", second_url, {"status": "approved"})
+    assert status == 409, refused
+    assert [d["field"] for d in refused["details"]] == ["task_id"]
+    assert call("GET", second_url)[1] == second
+    status, rejected = call("PATCH", second_url, {"status": "rejected"})
+    assert status == 200, rejected
+    status, listed = call("GET", f"{system.requests_url}/requests?task_id={task['id']}")
+    assert status == 200, listed
+    assert [item["id"] for item in listed["items"]] == [second["id"], created["id"]]  # newest first
+    assert listed["next"] is None
+    assert call("DELETE", second_url)[0] == 204
 
 
 def test_while_tasks_is_down_requests_answers_503_and_writes_nothing_then_recovers(system):
@@ -122,9 +118,10 @@ def test_both_services_logs_reach_their_receivers(system):
     system.stop_tasks()
     system.start_tasks()
 
-    # requests -> Papertrail over syslog (RFC 5424: <PRI>1 TIMESTAMP HOST APP-NAME ...), with its app name.
+    # requests -> Papertrail over syslog on TLS (RFC 5424: <PRI>1 TIMESTAMP HOST APP-NAME ...), with its app name.
     line = wait_for_entry(system.papertrail_file, lambda e: "POST /requests 201" in e["message"])
     assert line["message"].split(" ")[3] == "requests", line
+    assert line["transport"] == "tls", line
 
     # tasks -> Logsene's bulk API, every document under the token's index.
     document = wait_for_entry(

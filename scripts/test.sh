@@ -61,6 +61,7 @@ suite tasks npm --prefix services/tasks test
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
 suite compose bash -c 'ruff check --config e2e/pyproject.toml e2e scripts/local && python -m pytest -q e2e/test_compose.py'
 suite e2e python -m pytest -q e2e/test_end_to_end.py
+suite fuzz python -m pytest -q -rs e2e/test_fuzz.py
 suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfile
 suite shell check_shell_scripts
 suite workflows check_workflows

@@ -3,7 +3,7 @@
 No Flask, no validation, no logging. gunicorn serves it with the service's own gunicorn.conf.py (same workers,
 threads and timeouts): gunicorn is the server in both cases, not the framework being measured. A create does the
 same work as the service's: it first asks the tasks service over HTTP (urllib, as the service does) whether the
-task exists, and only then inserts.
+task exists, and only then inserts; an approval asks it too.
 
     gunicorn --config gunicorn.conf.py --pythonpath bench/baselines requests_baseline:app   (from services/requests)
 """
@@ -81,11 +81,12 @@ def list_requests(conn, environ):
         "offset": int(query.get("offset", 0)),
         "status": query.get("status"),
         "task_id": query.get("task_id"),
+        "requester": None,
     }
     with conn.cursor() as cur:
         cur.execute(queries.COUNT, params)
         total = cur.fetchone()["total"]
-        cur.execute(queries.LIST, params)
+        cur.execute(queries.LIST[query.get("sort", "-created_at")], params)
         items = [as_json(row) for row in cur.fetchall()]
     return "200 OK", {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
 
@@ -112,6 +113,18 @@ def get_request(conn, request_id):
 
 
 def change_status(conn, request_id, new_status):
+    if new_status == "approved":  # like the service: an approval first asks whether the task still exists
+        with conn.cursor() as cur:
+            cur.execute(queries.GET, (request_id,))
+            row = cur.fetchone()
+        conn.rollback()
+        if row is None:
+            return "404 Not Found", {"error": "request not found"}
+        known = task_exists(row["task_id"])
+        if known is None:
+            return "503 Service Unavailable", {"error": "tasks service unavailable"}
+        if not known:
+            return "409 Conflict", {"error": "task no longer exists"}
     with conn.cursor() as cur:
         cur.execute(queries.LOCK_STATUS, (request_id,))
         row = cur.fetchone()

@@ -60,7 +60,8 @@ export async function startRequestsService({ workDir, name, databaseUrl, tasksUr
     DATABASE_URL: databaseUrl,
     TASKS_URL: tasksUrl,
     LOG_LEVEL,
-    ...(papertrail ? { PAPERTRAIL_DESTINATION: papertrail } : {}),
+    // The Papertrail stand-in listens on UDP here; the service's default is TLS.
+    ...(papertrail ? { PAPERTRAIL_DESTINATION: papertrail, PAPERTRAIL_PROTOCOL: 'udp' } : {}),
   };
   const app = baseline ? ['--pythonpath', path.join(BENCH, 'baselines'), 'requests_baseline:app'] : [];
   const args = ['--config', 'gunicorn.conf.py', '--bind', `127.0.0.1:${port}`, ...app];

@@ -78,7 +78,7 @@ export function requestsWorkload(seededIds, taskIds) {
   const listPage = {
     request: () => ({
       method: 'GET',
-      path: Math.random() < 0.5 ? '/requests?status=pending&limit=20' : `/requests?limit=20&offset=${randomInt(listOffsetMax)}`,
+      path: Math.random() < 0.5 ? '/requests?status=pending&limit=20&sort=created_at' : `/requests?limit=20&offset=${randomInt(listOffsetMax)}`,
     }),
     answered: () => {},
   };

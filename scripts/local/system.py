@@ -185,7 +185,10 @@ class LocalSystem:
         if self.mongodb_uri is None:
             self.mongodb_uri = self._start_database("ferretdb")
         self.papertrail_port, self.logsene_port = free_port(), free_port()
-        self._start_receiver("syslog", self.papertrail_port, self.papertrail_file)
+        # Papertrail over TLS, as in AWS: the receiver's throwaway CA is the one the requests service trusts.
+        self.papertrail_tls_port, self.papertrail_ca = free_port(), self.logs_dir / "papertrail-ca.pem"
+        tls = ("--tls-port", str(self.papertrail_tls_port), "--ca-out", str(self.papertrail_ca))
+        self._start_receiver("syslog", self.papertrail_port, self.papertrail_file, tls)
         self._start_receiver("bulk", self.logsene_port, self.logsene_file)
         self._teardown.append(self.stop_tasks)
         self.start_tasks()
@@ -225,7 +228,8 @@ class LocalSystem:
             "DATABASE_URL": self.database_url,
             "TASKS_URL": self.tasks_url,
             "LOG_LEVEL": "info",
-            "PAPERTRAIL_DESTINATION": f"127.0.0.1:{self.papertrail_port}",
+            "PAPERTRAIL_DESTINATION": f"127.0.0.1:{self.papertrail_tls_port}",
+            "SSL_CERT_FILE": str(self.papertrail_ca),
         }
         log = self.logs_dir / "requests.log"
         self.requests = Process("requests", [str(GUNICORN), "--config", "gunicorn.conf.py"], log, REQUESTS_DIR, env)
@@ -244,9 +248,9 @@ class LocalSystem:
         self._teardown.append(stop)
         return run([script, "start", str(directory), str(free_port())])
 
-    def _start_receiver(self, kind: str, port: int, out: Path) -> None:
+    def _start_receiver(self, kind: str, port: int, out: Path, options: tuple[str, ...] = ()) -> None:
         script = ROOT / "scripts" / "receivers" / f"{kind}_receiver.py"
-        command = [sys.executable, str(script), "--port", str(port), "--out", str(out)]
+        command = [sys.executable, str(script), "--port", str(port), "--out", str(out), *options]
         receiver = Process(f"{kind} receiver", command, self.logs_dir / f"{kind}-receiver.log")
         self.receivers.append(receiver)
         self._teardown.append(receiver.stop)
@@ -275,7 +279,7 @@ def serve() -> int:
             f"logs:     {system.logs_dir}/\n"
             "          tasks.log, requests.log: each service's stdout and stderr\n"
             f"          {system.logsene_file.name}: what tasks shipped to Logsene (in batches, every 20 s)\n"
-            f"          {system.papertrail_file.name}: what requests shipped to Papertrail\n"
+            f"          {system.papertrail_file.name}: what requests shipped to Papertrail (over TLS)\n"
             "Ctrl-C stops everything.",
             flush=True,
         )

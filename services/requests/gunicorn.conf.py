@@ -7,7 +7,7 @@ name, instead of every worker failing to boot in a loop.
 import os
 import sys
 
-from requests_service import logs
+from requests_service import limits, logs
 from requests_service.config import ConfigError, load_config
 
 try:
@@ -19,9 +19,15 @@ except ConfigError as error:
 wsgi_app = "requests_service:create_app()"
 bind = [f"0.0.0.0:{_config['PORT']}"]
 workers = _config["WEB_CONCURRENCY"]
-# Threads let a worker keep serving while one request waits on the tasks service; db.POOL_MAX matches them.
-worker_class = "gthread"
+# gthread, with gunicorn's own error answers in JSON (worker.py). Threads let a worker keep serving while one request
+# waits on the tasks service; db.POOL_MAX matches them.
+worker_class = "requests_service.worker.JsonErrorWorker"
 threads = 4
+# Above the documented limits, so that the app refuses at exactly those (limits.py); gunicorn's refusals, far past them,
+# are JSON too. 8190 is gunicorn's largest request line.
+limit_request_line = 8190
+limit_request_field_size = limits.HEADERS_MAX
+limit_request_fields = limits.HEADER_COUNT_MAX
 # SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout, then exit, well within the
 # 10 s that `docker stop` allows before it kills.
 graceful_timeout = 8

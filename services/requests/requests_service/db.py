@@ -43,11 +43,15 @@ CREATE TABLE IF NOT EXISTS requests (
     requester   TEXT        NOT NULL CHECK (char_length(requester) BETWEEN 1 AND 100),
     note        TEXT                 CHECK (char_length(note) <= 1000),
     status      TEXT        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
-    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT date_trunc('milliseconds', now())
 );
 CREATE INDEX IF NOT EXISTS requests_task_id_idx ON requests (task_id);
 CREATE INDEX IF NOT EXISTS requests_status_idx ON requests (status);
+CREATE INDEX IF NOT EXISTS requests_requester_idx ON requests (requester);
+-- The list's sort orders, ties broken by id.
+CREATE INDEX IF NOT EXISTS requests_created_at_idx ON requests (created_at, id);
+CREATE INDEX IF NOT EXISTS requests_updated_at_idx ON requests (updated_at, id);
 """
 
 

@@ -1,15 +1,18 @@
 """Every error answers JSON `{ "error": message, "details": [ { "field"?, "message" } ] }`, never an HTML page."""
 
+import json
 import logging
 
 import psycopg2
 import psycopg2.pool
-from flask import Flask, jsonify
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .tasks import TasksUnavailableError
 
 log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json; charset=utf-8"
 
 
 class ApiError(Exception):
@@ -26,8 +29,14 @@ def detail(field: str | None, message: str) -> dict:
     return {"field": field, "message": message} if field else {"message": message}
 
 
-def error_response(status: int, error: str, details: list[dict] | None = None):
-    return jsonify(error=error, details=details or []), status
+def error_json(error: str, details: list[dict] | None = None) -> bytes:
+    """The error body, as the app and the gunicorn worker (worker.py) both send it."""
+    # ASCII escapes: a detail may quote input, and a lone surrogate (valid JSON) has no UTF-8 encoding.
+    return json.dumps({"error": error, "details": details or []}).encode()
+
+
+def error_response(status: int, error: str, details: list[dict] | None = None) -> Response:
+    return Response(error_json(error, details), status, content_type=JSON_TYPE)
 
 
 def register(app: Flask) -> None:
@@ -39,14 +48,14 @@ def register(app: Flask) -> None:
     def http_error(e: HTTPException):
         # Keep werkzeug's status and headers (Allow on a 405), swap the HTML body for JSON.
         response = e.get_response()
-        response.data = app.json.dumps({"error": e.name, "details": [detail(None, e.description)]})
-        response.content_type = "application/json"
+        response.set_data(error_json(e.name.lower(), [detail(None, e.description)]))
+        response.content_type = JSON_TYPE
         return response
 
     @app.errorhandler(TasksUnavailableError)
     def tasks_unavailable(e: TasksUnavailableError):
         return error_response(
-            503, "tasks service unavailable", [detail("task_id", f"{e}; nothing was written, try again later")]
+            503, "tasks service unavailable", [detail("task_id", f"{e}; nothing was changed, try again later")]
         )
 
     @app.errorhandler(psycopg2.OperationalError)

@@ -1,4 +1,5 @@
-"""Logging: every line to stdout, and to Papertrail through syslog when PAPERTRAIL_DESTINATION is set.
+"""Logging: every line to stdout, and to Papertrail through syslog (over TLS unless UDP is asked for) when
+PAPERTRAIL_DESTINATION is set.
 
 Papertrail is reached through a queue drained by a background thread, so a slow or unreachable Papertrail never
 slows or breaks a request: when the queue is full, records for Papertrail are dropped (stdout still has them).
@@ -10,11 +11,14 @@ import logging.handlers
 import math
 import queue
 import socket
+import ssl
 import sys
 import time
 from datetime import UTC, datetime
 
 from flask import Flask, g, request
+
+from .times import rfc3339
 
 APP_NAME = "requests"
 QUEUE_SIZE = 10_000
@@ -24,10 +28,14 @@ _listener: logging.handlers.QueueListener | None = None
 
 
 class PapertrailHandler(logging.handlers.SysLogHandler):
-    """SysLogHandler that tolerates an unreachable Papertrail: it never raises at start, connects with a timeout,
-    reconnects after a failure, and writes one RFC 5424 line per record (newline-framed over TCP)."""
+    """SysLogHandler that speaks TLS (the default) or UDP and tolerates an unreachable Papertrail: it never raises
+    at start, connects with a timeout, reconnects after a failure, and writes one RFC 5424 line per record.
 
-    CONNECT_TIMEOUT = 3.0  # seconds; only the queue thread ever waits on it
+    TLS verifies Papertrail's certificate and host name against the system's CA store (SSL_CERT_FILE replaces it,
+    as for any OpenSSL program). Records are framed by a newline (RFC 6587's non-transparent framing), as Papertrail's
+    own remote_syslog2 sends them over TLS; format() makes sure a record holds no newline of its own."""
+
+    CONNECT_TIMEOUT = 3.0  # seconds, for the TCP connect, the TLS handshake and each send; only the queue thread waits
     RETRY_AFTER = 5.0  # seconds between connection attempts while Papertrail is unreachable
     REPORT_EVERY = 60.0  # seconds between two complaints on stderr
     append_nul = False  # Papertrail frames by newline, not NUL
@@ -36,7 +44,8 @@ class PapertrailHandler(logging.handlers.SysLogHandler):
         self.destination = (host, port)
         self._retry_at = 0.0
         self._reported_at = -math.inf
-        socktype = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        self._tls = ssl.create_default_context() if protocol == "tls" else None
+        socktype = socket.SOCK_STREAM if self._tls else socket.SOCK_DGRAM
         # The base __init__ connects at once, in the caller's thread; connect on the first record instead, in the
         # queue's thread, so a hanging Papertrail cannot delay a worker's start either.
         self._deferred = True
@@ -52,15 +61,23 @@ class PapertrailHandler(logging.handlers.SysLogHandler):
             return
         host, port = self.destination
         try:
-            if self.socktype == socket.SOCK_STREAM:
-                self.socket = socket.create_connection((host, port), timeout=self.CONNECT_TIMEOUT)
+            if self._tls:
+                self.socket = self._connect_tls(host, port)
             else:
                 family, _, _, _, sockaddr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
                 self.socket = socket.socket(family, socket.SOCK_DGRAM)
                 self.address = sockaddr  # resolved once, not on every sendto
-        except OSError as error:
+        except OSError as error:  # ssl.SSLError too: an untrusted certificate is refused like an unreachable host
             self._retry_at = time.monotonic() + self.RETRY_AFTER
             self._report(error)
+
+    def _connect_tls(self, host: str, port: int) -> ssl.SSLSocket:
+        raw = socket.create_connection((host, port), timeout=self.CONNECT_TIMEOUT)
+        try:
+            return self._tls.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
 
     def format(self, record: logging.LogRecord) -> str:
         # One record, one line: Papertrail would split a traceback into unrelated events.
@@ -91,7 +108,7 @@ class SyslogFormatter(logging.Formatter):
         super().__init__(f"1 %(asctime)s {hostname} {APP_NAME} %(process)d - - %(levelname)s %(name)s: %(message)s")
 
     def formatTime(self, record, datefmt=None):  # noqa: N802 - overrides Formatter's name
-        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return rfc3339(datetime.fromtimestamp(record.created, UTC))
 
 
 class DroppingQueueHandler(logging.handlers.QueueHandler):

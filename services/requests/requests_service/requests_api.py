@@ -6,6 +6,7 @@ from . import queries, validation
 from .db import get_db
 from .errors import ApiError, detail
 from .tasks import task_exists
+from .times import rfc3339
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -15,10 +16,11 @@ TRANSITIONS = {
     "approved": (),
     "rejected": (),
 }
+FILTERS = ("status", "task_id", "requester")
 
 
 def _json(row) -> dict:
-    return {**row, "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat()}
+    return {**row, "created_at": rfc3339(row["created_at"]), "updated_at": rfc3339(row["updated_at"])}
 
 
 def _not_found(request_id: int) -> ApiError:
@@ -31,9 +33,24 @@ def list_requests():
     with get_db().cursor() as cur:
         cur.execute(queries.COUNT, params)
         total = cur.fetchone()["total"]
-        cur.execute(queries.LIST, params)
+        cur.execute(queries.LIST[params["sort"]], params)
         items = [_json(row) for row in cur.fetchall()]
-    return {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
+    return {
+        "items": items,
+        "total": total,
+        "limit": params["limit"],
+        "offset": params["offset"],
+        "next": _next_page(params, total),
+    }
+
+
+def _next_page(params: dict, total: int) -> str | None:
+    """The next page's relative URL with the same filters and sort, or None on the last page (or past OFFSET_MAX)."""
+    offset = params["offset"] + params["limit"]
+    if offset >= total or offset > validation.OFFSET_MAX:
+        return None
+    filters = {name: params[name] for name in FILTERS if params[name] is not None}
+    return url_for(".list_requests", limit=params["limit"], offset=offset, sort=params["sort"], **filters)
 
 
 @bp.post("")
@@ -41,7 +58,7 @@ def create_request():
     fields = validation.new_request(validation.json_object())
     # Ask the tasks service before touching the database, so no connection is held while it answers and a
     # TasksUnavailableError (503) leaves nothing written.
-    if not task_exists(current_app.config["TASKS_URL"], fields["task_id"], current_app.config["TASKS_TIMEOUT"]):
+    if not _task_exists(fields["task_id"]):
         raise ApiError(422, "unknown task", [detail("task_id", f"the tasks service has no task {fields['task_id']}")])
     db = get_db()
     with db.cursor() as cur:
@@ -54,9 +71,7 @@ def create_request():
 @bp.get("/<request_id>")
 def get_request(request_id: str):
     rid = validation.parse_id(request_id)
-    with get_db().cursor() as cur:
-        cur.execute(queries.GET, (rid,))
-        row = cur.fetchone()
+    row = _read(rid)
     if row is None:
         raise _not_found(rid)
     return _json(row)
@@ -64,26 +79,42 @@ def get_request(request_id: str):
 
 @bp.patch("/<request_id>")
 def change_status(request_id: str):
+    """Decide a pending request. Approval asks the tasks service first whether the task still exists (docs/api.md,
+    §Tasks and requests); no transaction is open meanwhile, so the change is checked again under the row lock."""
     rid = validation.parse_id(request_id)
     new_status = validation.status_change(validation.json_object())
+    row = _read(rid)
+    if row is None:
+        raise _not_found(rid)
+    _check_transition(rid, row["status"], new_status)
+    if new_status == "approved" and not _task_exists(row["task_id"]):
+        raise ApiError(
+            409,
+            "task no longer exists",
+            [detail("task_id", f"task {row['task_id']} was deleted; request {rid} can be rejected or deleted")],
+        )
     db = get_db()
     with db.cursor() as cur:
         cur.execute(queries.LOCK_STATUS, (rid,))
-        row = cur.fetchone()
-        if row is None:
+        locked = cur.fetchone()
+        if locked is None:  # deleted meanwhile
             raise _not_found(rid)
-        allowed = TRANSITIONS[row["status"]]
-        if new_status not in allowed:
-            then = f"it can become {' or '.join(allowed)}" if allowed else "it is final"
-            raise ApiError(
-                409,
-                "invalid status transition",
-                [detail("status", f"request {rid} is {row['status']} and cannot become {new_status}; {then}")],
-            )
+        _check_transition(rid, locked["status"], new_status)  # decided meanwhile
         cur.execute(queries.SET_STATUS, (new_status, rid))
         row = cur.fetchone()
     db.commit()
     return _json(row)
+
+
+def _check_transition(rid: int, status: str, new_status: str) -> None:
+    allowed = TRANSITIONS[status]
+    if new_status not in allowed:
+        then = f"it can become {' or '.join(allowed)}" if allowed else "it is final"
+        raise ApiError(
+            409,
+            "invalid status transition",
+            [detail("status", f"request {rid} is {status} and cannot become {new_status}; {then}")],
+        )
 
 
 @bp.delete("/<request_id>")
@@ -97,3 +128,17 @@ def delete_request(request_id: str):
     if not deleted:
         raise _not_found(rid)
     return "", 204
+
+
+def _read(rid: int) -> dict | None:
+    """One row, read in a transaction that ends at once, so none stays open while the tasks service is asked."""
+    db = get_db()
+    with db.cursor() as cur:
+        cur.execute(queries.GET, (rid,))
+        row = cur.fetchone()
+    db.rollback()
+    return row
+
+
+def _task_exists(task_id: str) -> bool:
+    return task_exists(current_app.config["TASKS_URL"], task_id, current_app.config["TASKS_TIMEOUT"])

@@ -1,8 +1,9 @@
 """Client for the tasks service: does a task exist?
 
-Contract: GET {TASKS_URL}/tasks/{id} answers 200 with the task, 404 when there is no such task, 400 for an invalid
-id (which the caller has already ruled out). Anything else (no answer in time, refused, 5xx) means the tasks service
-is unavailable, and the request that needs it must not go on.
+Contract (docs/api.md): GET {TASKS_URL}/tasks/{id} answers 200 with the task (a JSON object whose `id` is the id
+asked for), 404 when there is no such task, 400 for an invalid id (which the caller has already ruled out). Anything
+else (no answer in time, refused, 5xx) means the tasks service is unavailable, and the request that needs it must not
+go on.
 """
 
 import http.client
@@ -41,9 +42,12 @@ def task_exists(base_url: str, task_id: str, timeout: float) -> bool:
             raise _unavailable(url, f"the tasks service did not answer within {timeout:g} s") from None
         raise _unavailable(url, "the tasks service is unreachable", error) from None
     try:
-        json.loads(body)  # a 200 carries the task as JSON, or the answer did not come from the tasks service
+        task = json.loads(body)
     except ValueError:
-        raise _unavailable(url, "the tasks service answered 200 without a JSON task") from None
+        task = None
+    # A 200 carries the task, or the answer did not come from the tasks service (a wrong TASKS_URL, a proxy's page).
+    if not isinstance(task, dict) or task.get("id") != task_id:
+        raise _unavailable(url, "the tasks service answered 200 without the task")
     return True
 
 

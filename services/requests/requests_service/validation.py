@@ -1,24 +1,41 @@
 """Input checks: bodies, ids and query parameters become typed values, or an ApiError that names every bad field.
 
 Strict on purpose: unknown fields and parameters are refused rather than ignored, so a client's typo is an error
-instead of a silently different request.
+instead of a silently different request. The patterns here are the ones openapi.json states (a test holds them equal).
 """
 
 import json
 import re
+from urllib.parse import parse_qsl
 
-from flask import request
+from flask import g, request
 
 from .errors import ApiError, detail
+from .limits import read_body
 
 STATUSES = ("pending", "approved", "rejected")
+SORTS = ("-created_at", "created_at", "-updated_at", "updated_at")  # the first is the default
 TASK_ID = re.compile(r"[0-9a-f]{24}")  # a MongoDB ObjectId, as the tasks service writes it
 MAX_ID = 2**63 - 1  # BIGSERIAL
-REQUESTER_MAX = 100
-NOTE_MAX = 1000
+REQUESTER_MAX = 100  # characters (code points), after trimming
+NOTE_MAX = 1000  # characters (code points); a note is kept as sent
 LIMIT_DEFAULT = 20
 LIMIT_MAX = 100
 OFFSET_MAX = 100_000  # deep OFFSETs scan every skipped row
+
+# What "surrounding whitespace" means: Unicode's White_Space characters, as a regex class. Spelled out rather than
+# Python's \s or a bare str.strip(), which also take U+001C..U+001F, so that every JSON Schema engine reads
+# openapi.json's patterns as this code does.
+WHITESPACE_CLASS = r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if re.fullmatch(f"[{WHITESPACE_CLASS}]", c))
+# One to REQUESTER_MAX characters between optional whitespace, the first and last not whitespace, none of them NUL
+# (PostgreSQL text cannot hold it).
+_WS = WHITESPACE_CLASS
+REQUESTER_PATTERN = rf"^[{_WS}]*[^{_WS}\x00](?:[^\x00]{{0,{REQUESTER_MAX - 2}}}[^{_WS}\x00])?[{_WS}]*$"
+NOTE_PATTERN = r"^[^\x00]*$"
+
+# The query parameters each route takes; any other, or one given twice, is a 400.
+QUERY_PARAMETERS = {"requests.list_requests": ("limit", "offset", "sort", "status", "task_id", "requester")}
 
 
 def parse_id(raw: str) -> int:
@@ -28,17 +45,51 @@ def parse_id(raw: str) -> int:
     return int(raw)
 
 
-def json_object() -> dict:
-    """The request body as a JSON object."""
-    if not request.is_json:
-        raise ApiError(
-            415, "unsupported media type", [detail(None, "send the body as JSON, Content-Type: application/json")]
-        )
+def check_path() -> None:
+    """A before_request hook: a bad id in the path is a 400 for every method, OPTIONS too (Flask answers OPTIONS
+    without calling the view that would check it)."""
+    if request.view_args and "request_id" in request.view_args:
+        parse_id(request.view_args["request_id"])
+
+
+def check_query() -> None:
+    """A before_request hook: decode the query string strictly (UTF-8, every name once, only the route's own names)
+    into g.query. Unknown routes are left to their 404."""
+    if request.endpoint is None:
+        return
     try:
-        body = json.loads(request.get_data(cache=False), parse_constant=_no_constants)
+        pairs = parse_qsl(
+            request.query_string.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid query parameters", [detail(None, "the query is not valid UTF-8")]) from None
+    allowed = QUERY_PARAMETERS.get(request.endpoint, ())
+    names = [name for name, _ in pairs]
+    hint = f"allowed: {', '.join(allowed)}" if allowed else "this route takes no query parameters"
+    problems = [detail(name, f"unknown parameter; {hint}") for name in dict.fromkeys(names) if name not in allowed]
+    problems += [detail(name, "given more than once") for name in dict.fromkeys(names) if names.count(name) > 1]
+    if problems:
+        raise ApiError(400, "invalid query parameters", problems)
+    g.query = dict(pairs)
+
+
+def json_object() -> dict:
+    """The request body as a JSON object: Content-Type application/json (UTF-8), at most limits.BODY_MAX bytes."""
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if request.mimetype != "application/json" or charset != "utf-8":
+        raise ApiError(
+            415,
+            "unsupported media type",
+            [detail(None, "send the body as JSON in UTF-8, Content-Type: application/json")],
+        )
+    raw = read_body()
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed JSON", [detail(None, "the body is not valid UTF-8")]) from None
     except RecursionError:
         raise ApiError(400, "malformed JSON", [detail(None, "the body is nested too deeply")]) from None
-    except ValueError as error:  # also UnicodeDecodeError, for bytes that are not UTF-8
+    except ValueError as error:
         raise ApiError(400, "malformed JSON", [detail(None, f"the body is not valid JSON: {error}")]) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid body", [detail(None, f"the body must be a JSON object, not {_kind(body)}")])
@@ -51,12 +102,12 @@ def new_request(body: dict) -> dict:
     if "task_id" in body:
         _check(problems, "task_id", _task_id(body["task_id"]))
     if "requester" in body:
-        _check(problems, "requester", _text(body["requester"], REQUESTER_MAX, blank_ok=False))
+        _check(problems, "requester", _requester(body["requester"]))
     if body.get("note") is not None:
-        _check(problems, "note", _text(body["note"], NOTE_MAX, blank_ok=True))
+        _check(problems, "note", _text(body["note"], NOTE_MAX))
     if problems:
         raise ApiError(400, "invalid request body", problems)
-    return {"task_id": body["task_id"], "requester": body["requester"].strip(), "note": body.get("note")}
+    return {"task_id": body["task_id"], "requester": trim(body["requester"]), "note": body.get("note")}
 
 
 def status_change(body: dict) -> str:
@@ -70,15 +121,10 @@ def status_change(body: dict) -> str:
 
 
 def list_params() -> dict:
-    """Check GET /requests's query: limit, offset, status, task_id."""
-    args = request.args
-    problems = [
-        detail(k, "unknown parameter; allowed: limit, offset, status, task_id")
-        for k in args
-        if k not in ("limit", "offset", "status", "task_id")
-    ]
-    problems += [detail(k, "given more than once") for k in args if len(args.getlist(k)) > 1]
-    params = {"limit": LIMIT_DEFAULT, "offset": 0, "status": None, "task_id": None}
+    """GET /requests's query (already limited to its names by check_query): paging, sort and filters."""
+    args = g.query
+    problems = []
+    params = {"limit": LIMIT_DEFAULT, "offset": 0, "sort": SORTS[0], "status": None, "task_id": None}
     for name, low, high in (("limit", 1, LIMIT_MAX), ("offset", 0, OFFSET_MAX)):
         if name in args:
             raw = args[name]
@@ -86,16 +132,24 @@ def list_params() -> dict:
                 params[name] = int(raw)
             else:
                 problems.append(detail(name, f"must be an integer from {low} to {high}"))
-    if "status" in args:
-        params["status"] = args["status"]
-        if args["status"] not in STATUSES:
-            problems.append(detail("status", f"must be one of {', '.join(STATUSES)}"))
+    for name, allowed in (("sort", SORTS), ("status", STATUSES)):
+        if name in args:
+            params[name] = args[name]
+            if args[name] not in allowed:
+                problems.append(detail(name, f"must be one of {', '.join(allowed)}"))
     if "task_id" in args:
         params["task_id"] = args["task_id"]
         _check(problems, "task_id", _task_id(args["task_id"]))
+    params["requester"] = trim(args["requester"]) if "requester" in args else None
+    if "requester" in args:
+        _check(problems, "requester", _requester(args["requester"]))
     if problems:
         raise ApiError(400, "invalid query parameters", problems)
     return params
+
+
+def trim(text: str) -> str:
+    return text.strip(WHITESPACE)
 
 
 def _fields(body: dict, required: tuple, optional: tuple) -> list[dict]:
@@ -111,12 +165,21 @@ def _task_id(value) -> str | None:
     return None
 
 
-def _text(value, max_length: int, blank_ok: bool) -> str | None:
+def _requester(value) -> str | None:
+    problem = _text(value, max_length=None)
+    if problem:
+        return problem
+    if not trim(value):
+        return "must not be empty"
+    if len(trim(value)) > REQUESTER_MAX:
+        return f"must be at most {REQUESTER_MAX} characters, not counting surrounding whitespace"
+    return None
+
+
+def _text(value, max_length: int | None) -> str | None:
     if not isinstance(value, str):
         return f"must be a string, not {_kind(value)}"
-    if not blank_ok and not value.strip():
-        return "must not be empty"
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         return f"must be at most {max_length} characters"
     if "\x00" in value:
         return "must not contain the NUL character"  # PostgreSQL text cannot store it
@@ -139,3 +202,11 @@ def _kind(value) -> str:
 
 def _no_constants(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list[tuple]) -> dict:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"the key {repeated[0]!r} is given more than once")
+    return dict(pairs)

@@ -4,6 +4,7 @@ built by the real factory. Every test starts with an empty requests table."""
 import os
 
 import pytest
+from contract import ContractClient
 from support import Cluster, TasksStandIn, execute
 
 from requests_service import create_app, logs
@@ -42,6 +43,7 @@ def make_app(database_url, tasks):
     def make(**variables):
         config = {"DATABASE_URL": database_url, "TASKS_URL": tasks.url, "TASKS_TIMEOUT": "0.5", **variables}
         app = create_app(config)
+        app.test_client_class = ContractClient  # every answer a test gets is checked against openapi.json
         apps.append(app)
         return app
 

@@ -11,25 +11,21 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+from http.client import HTTPConnection, HTTPException, HTTPResponse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
+from contract import as_test_response, check_response
+from werkzeug.test import TestResponse
+
+from requests_service.config import variable_names
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 POSTGRES_SH = SERVICE_DIR.parents[1] / "scripts" / "db" / "postgres.sh"
-CONFIG_VARIABLES = (
-    "PORT",
-    "DATABASE_URL",
-    "TASKS_URL",
-    "TASKS_TIMEOUT",
-    "PAPERTRAIL_DESTINATION",
-    "PAPERTRAIL_PROTOCOL",
-    "LOG_LEVEL",
-    "WEB_CONCURRENCY",
-)
+# The service's own variables, and the CA store a TLS test may point SSL_CERT_FILE at.
+CONFIG_VARIABLES = (*variable_names(), "SSL_CERT_FILE")
 
 
 def free_port() -> int:
@@ -78,10 +74,11 @@ def execute(database_url: str, sql: str) -> None:
 
 
 class TasksStandIn:
-    """A local HTTP server with the tasks service's contract for GET /tasks/{id}.
+    """A local HTTP server with the tasks service's contract for GET /tasks/{id} (docs/api.md).
 
     known ids answer 200 with a task, other well-formed ids 404, malformed ids 400. mode "error" answers 500 to
-    everything; mode "slow" waits `delay` seconds before answering normally. `seen` records every path asked for,
+    everything; mode "slow" waits `delay` seconds before answering normally; mode "fixed" answers 200 with the text
+    `answer` (a tasks service that is not one). `seen` records every path asked for,
     and `asked` is set on each request, so a test can act while a request is in flight.
     """
 
@@ -89,6 +86,7 @@ class TasksStandIn:
         self.known: set[str] = set()
         self.mode = "normal"
         self.delay = 0.0
+        self.answer = ""
         self.seen: list[str] = []
         self.asked = threading.Event()
         standin = self
@@ -98,33 +96,35 @@ class TasksStandIn:
                 standin.seen.append(self.path)
                 standin.asked.set()
                 if standin.mode == "error":
-                    return self._send(500, {"error": "internal error"})
+                    return self._send(500, {"error": "internal error", "details": []})
+                if standin.mode == "fixed":
+                    return self._send(200, standin.answer)
                 if standin.mode == "slow":
                     time.sleep(standin.delay)
                 match = re.fullmatch(r"/tasks/([^/]*)", self.path)
                 if not match:
-                    return self._send(404, {"error": "not found"})
+                    return self._send(404, {"error": "not found", "details": []})
                 task_id = match.group(1)
                 if not re.fullmatch(r"[0-9a-f]{24}", task_id):
-                    return self._send(400, {"error": "invalid id"})
+                    return self._send(400, {"error": "invalid id", "details": [{"field": "id", "message": "bad"}]})
                 if task_id not in standin.known:
-                    return self._send(404, {"error": "task not found"})
+                    return self._send(404, {"error": "task not found", "details": []})
                 now = "2026-01-01T00:00:00.000Z"
                 task = {
                     "id": task_id,
                     "title": "t",
                     "description": "",
                     "done": False,
-                    "createdAt": now,
-                    "updatedAt": now,
+                    "created_at": now,
+                    "updated_at": now,
                 }
                 return self._send(200, task)
 
             def _send(self, status, body):
-                data = json.dumps(body).encode()
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -144,6 +144,7 @@ class TasksStandIn:
         self.known.clear()
         self.mode = "normal"
         self.delay = 0.0
+        self.answer = ""
         self.seen.clear()
         self.asked.clear()
 
@@ -152,17 +153,49 @@ class TasksStandIn:
         self.server.server_close()
 
 
+def padded_body(task_id: str, size: int) -> bytes:
+    """A valid create body of exactly `size` bytes: a JSON object followed by spaces (JSON allows them), so that any
+    long enough prefix of it is a valid create too, and a body cut short would go unnoticed."""
+    body = json.dumps({"task_id": task_id, "requester": "ana"}).encode()
+    return body + b" " * (size - len(body))
+
+
 def http(method: str, url: str, body=None, timeout: float = 15.0) -> tuple[int, dict | None]:
-    """A real HTTP call (for gunicorn): status and JSON body."""
+    """A real HTTP call (for gunicorn) with a JSON body: status and JSON answer, checked against openapi.json."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    parts = urlsplit(url)
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    response = send(parts.port, method, target, data, timeout=timeout)
+    return response.status_code, response.get_json() if response.get_data() else None
+
+
+def send(
+    port: int, method: str, target: str, body=None, headers: dict | None = None, timeout: float = 15.0
+) -> TestResponse:
+    """One request to 127.0.0.1:port as given (body: bytes, or an iterable of chunks to send chunked), its answer
+    checked against openapi.json and returned as a werkzeug TestResponse."""
+    headers = {"Content-Type": "application/json"} if headers is None else headers
+    conn = HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
+        chunked = body is not None and not isinstance(body, bytes)
+        conn.request(method, target, body=body, headers=headers, encode_chunked=chunked)
+        answer = conn.getresponse()
+        response = as_test_response(method, target, answer.status, answer.getheaders(), answer.read())
+    finally:
+        conn.close()
+    check_response(response)
+    return response
+
+
+def send_raw(port: int, data: bytes, method: str, target: str, timeout: float = 15.0) -> TestResponse:
+    """Bytes that are not a well-formed request, straight onto a socket; the answer checked and returned."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = HTTPResponse(sock, method=method)
+        answer.begin()
+        response = as_test_response(method, target, answer.status, answer.getheaders(), answer.read())
+    check_response(response)
+    return response
 
 
 def service_env(**variables: str) -> dict:
@@ -192,7 +225,7 @@ def wait_healthy(base_url: str, proc: subprocess.Popen, timeout: float = 20.0) -
         try:
             if http("GET", f"{base_url}/health", timeout=2)[0] == 200:
                 return
-        except OSError:
+        except (OSError, HTTPException):
             pass
         time.sleep(0.1)
     raise AssertionError(f"{base_url}/health did not answer 200 within {timeout} s")

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import uuid
 
 import psycopg2
@@ -146,5 +145,21 @@ def test_sigterm_lets_the_in_flight_request_finish(database_url, tasks, gunicorn
     assert exit_code == 0
     assert exited - signalled < 10
     assert row_count(database_url) == 1
-    with pytest.raises(urllib.error.URLError, match="Connection refused"):
+    with pytest.raises(ConnectionRefusedError):
         http("GET", f"{base}/health", timeout=2)  # nothing listens any more
+
+
+def test_secrets_from_files_reach_the_master_and_the_workers(database_url, tasks, gunicorn, tmp_path):
+    # As the hosts run it: DATABASE_URL only in a file (mode 0600), named by DATABASE_URL_FILE.
+    secret = tmp_path / "database_url"
+    secret.write_text(database_url + "\n")
+    secret.chmod(0o600)
+    port = free_port()
+    proc = gunicorn(service_env(DATABASE_URL_FILE=str(secret), TASKS_URL=tasks.url, PORT=str(port)))
+    wait_healthy(f"http://127.0.0.1:{port}", proc)
+    tasks.known.add(TASK)
+    status, body = http("POST", f"http://127.0.0.1:{port}/requests", {"task_id": TASK, "requester": "ana"})
+    assert status == 201, body
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert database_url not in (tmp_path / "gunicorn0.log").read_text()

@@ -1,7 +1,9 @@
-"""POST /requests asks the tasks service first: unknown task 422; tasks down, slow or failing 503 with no row."""
+"""The tasks service, asked on create and on approval: unknown task 422 (create) or 409 (approval); tasks down, slow or
+failing 503 with nothing changed; rejection and deletion never ask it."""
 
 import time
 
+import pytest
 from support import execute, free_port, row_count
 
 TASK = "d" * 24
@@ -25,20 +27,21 @@ def test_invalid_task_id_is_refused_before_asking_the_tasks_service(client, task
     assert tasks.seen == []
 
 
-def assert_503_and_nothing_written(response, database_url, reason):
+def assert_503_and_nothing_changed(response, reason):
     assert response.status_code == 503
     body = response.get_json()
     assert body["error"] == "tasks service unavailable"
+    assert body["details"][0]["field"] == "task_id"
     assert reason in body["details"][0]["message"]
-    assert "nothing was written" in body["details"][0]["message"]
-    assert row_count(database_url) == 0
+    assert "nothing was changed" in body["details"][0]["message"]
 
 
 def test_tasks_service_down(make_app, database_url):
     app = make_app(TASKS_URL=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     execute(database_url, "TRUNCATE requests RESTART IDENTITY")
     response = app.test_client().post("/requests", json=BODY)
-    assert_503_and_nothing_written(response, database_url, "unreachable")
+    assert_503_and_nothing_changed(response, "unreachable")
+    assert row_count(database_url) == 0
 
 
 def test_tasks_service_slow(client, tasks, database_url):
@@ -47,7 +50,8 @@ def test_tasks_service_slow(client, tasks, database_url):
     started = time.monotonic()
     response = client.post("/requests", json=BODY)
     elapsed = time.monotonic() - started
-    assert_503_and_nothing_written(response, database_url, "did not answer within 0.5 s")
+    assert_503_and_nothing_changed(response, "did not answer within 0.5 s")
+    assert row_count(database_url) == 0
     assert elapsed < 2.0  # the short timeout, not the stand-in's delay
 
 
@@ -55,7 +59,17 @@ def test_tasks_service_answers_500(client, tasks, database_url):
     tasks.known.add(TASK)
     tasks.mode = "error"
     response = client.post("/requests", json=BODY)
-    assert_503_and_nothing_written(response, database_url, "HTTP 500")
+    assert_503_and_nothing_changed(response, "HTTP 500")
+    assert row_count(database_url) == 0
+
+
+@pytest.mark.parametrize("answer", ["not JSON", "[]", '{"id": "eeeeeeeeeeeeeeeeeeeeeeee"}'])
+def test_a_200_without_the_task_is_not_taken_for_one(client, tasks, database_url, answer):
+    # A wrong TASKS_URL (another service, a proxy's page) answers 200 too.
+    tasks.known.add(TASK)
+    tasks.mode, tasks.answer = "fixed", answer
+    assert_503_and_nothing_changed(client.post("/requests", json=BODY), "answered 200 without the task")
+    assert row_count(database_url) == 0
 
 
 def test_tasks_url_with_a_trailing_slash(make_app, tasks, database_url):
@@ -74,3 +88,65 @@ def test_service_recovers_when_the_tasks_service_does(client, tasks, database_ur
     tasks.mode = "normal"
     assert client.post("/requests", json=BODY).status_code == 201
     assert row_count(database_url) == 1
+
+
+# docs/api.md, §Tasks and requests: a request whose task was deleted can be rejected or deleted, never approved.
+@pytest.fixture
+def pending(client, tasks):
+    tasks.known.add(TASK)
+    created = client.post("/requests", json=BODY)
+    assert created.status_code == 201
+    tasks.seen.clear()
+    return created.get_json()
+
+
+def test_approval_asks_the_tasks_service(client, tasks, pending):
+    response = client.patch(f"/requests/{pending['id']}", json={"status": "approved"})
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "approved"
+    assert tasks.seen == [f"/tasks/{TASK}"]
+
+
+def test_approval_of_a_deleted_task_is_409_and_changes_nothing(client, tasks, pending):
+    tasks.known.clear()  # the task was deleted
+    response = client.patch(f"/requests/{pending['id']}", json={"status": "approved"})
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["error"] == "task no longer exists"
+    assert [d["field"] for d in body["details"]] == ["task_id"]
+    assert client.get(f"/requests/{pending['id']}").get_json() == pending
+
+
+@pytest.mark.parametrize("mode", ["error", "slow"])
+def test_approval_while_the_tasks_service_cannot_answer_is_503_and_changes_nothing(client, tasks, pending, mode):
+    tasks.mode, tasks.delay = mode, 3.0
+    response = client.patch(f"/requests/{pending['id']}", json={"status": "approved"})
+    assert_503_and_nothing_changed(response, "did not answer" if mode == "slow" else "HTTP 500")
+    tasks.mode = "normal"
+    assert client.get(f"/requests/{pending['id']}").get_json() == pending
+
+
+def test_rejection_and_deletion_never_ask_the_tasks_service(client, tasks, pending):
+    tasks.known.clear()
+    tasks.mode = "error"
+    response = client.patch(f"/requests/{pending['id']}", json={"status": "rejected"})
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "rejected"
+    assert client.delete(f"/requests/{pending['id']}").status_code == 204
+    assert tasks.seen == []
+
+
+def test_an_invalid_transition_is_refused_before_asking(client, tasks, pending):
+    assert client.patch(f"/requests/{pending['id']}", json={"status": "rejected"}).status_code == 200
+    tasks.seen.clear()
+    response = client.patch(f"/requests/{pending['id']}", json={"status": "approved"})
+    assert response.status_code == 409
+    assert response.get_json()["details"][0]["field"] == "status"
+    assert tasks.seen == []
+
+
+def test_the_requests_of_a_deleted_task_are_still_listed(client, tasks, pending):
+    tasks.known.clear()
+    page = client.get(f"/requests?task_id={TASK}").get_json()
+    assert [item["id"] for item in page["items"]] == [pending["id"]]
+    assert tasks.seen == []

@@ -1,0 +1,23 @@
+"""HTTP calls to the live services, shared by the end-to-end test and the fuzz suite."""
+
+import json
+import urllib.error
+import urllib.request
+
+
+def call(method: str, url: str, body: dict | None = None) -> tuple[int, object]:
+    """One HTTP call; returns the status and the decoded JSON body (None when empty), whatever the status."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data, method=method, headers=headers)  # noqa: S310 - loopback http URLs
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def create_task(system, title: str) -> str:
+    status, task = call("POST", f"{system.tasks_url}/tasks", {"title": title})
+    assert status == 201, task
+    return task["id"]
