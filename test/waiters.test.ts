@@ -1,0 +1,184 @@
+// The two awaited steps of a release, run the way Pulumi runs a dynamic provider: deserialized from the text the
+// program registered, then called against an SSM endpoint. moto serves the parameters; the two calls moto lacks
+// (DescribeInstanceInformation, StartAssociationsOnce) are answered by a small front that forwards the rest to moto.
+import { expect } from "chai";
+import * as http from "http";
+import { AddressInfo } from "net";
+import { minimalConfig, named, runProgram } from "./mocks";
+import { startMotoServer, toolPath } from "./tools";
+import { run } from "./tools";
+
+const requireFromString: (code: string) => { handler(): DynamicProvider } = require("require-from-string");
+
+interface DynamicProvider {
+    create(inputs: Record<string, unknown>): Promise<{ id: string; outs: Record<string, unknown> }>;
+    diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ replaces: string[] }>;
+}
+
+/** The SSM front: what the fake cloud says about managed nodes, and the associations it was asked to run again. */
+class SsmFront {
+    pingStatuses: string[] = [];
+    startedAssociations: string[][] = [];
+    onStartAssociation: () => void = () => undefined;
+    endpoint = "";
+    private server?: http.Server;
+
+    constructor(private readonly moto: string) {}
+
+    async start(): Promise<void> {
+        this.server = http.createServer((request, response) => {
+            const chunks: Buffer[] = [];
+            request.on("data", (chunk) => chunks.push(chunk));
+            request.on("end", () => {
+                const body = Buffer.concat(chunks);
+                const action = String(request.headers["x-amz-target"] ?? "").replace("AmazonSSM.", "");
+                const answer = (payload: unknown) => {
+                    response.writeHead(200, { "Content-Type": "application/x-amz-json-1.1" });
+                    response.end(JSON.stringify(payload));
+                };
+                if (action === "DescribeInstanceInformation") {
+                    const ids: string[] = JSON.parse(body.toString()).Filters[0].Values;
+                    const status = this.pingStatuses.length > 1 ? this.pingStatuses.shift()! : this.pingStatuses[0];
+                    return answer({
+                        InstanceInformationList: status ? ids.map((id) => ({ InstanceId: id, PingStatus: status })) : [],
+                    });
+                }
+                if (action === "StartAssociationsOnce") {
+                    this.startedAssociations.push(JSON.parse(body.toString()).AssociationIds);
+                    this.onStartAssociation();
+                    return answer({});
+                }
+                const upstream = http.request(this.moto, { method: request.method, path: request.url, headers: request.headers }, (reply) => {
+                    response.writeHead(reply.statusCode ?? 500, reply.headers);
+                    reply.pipe(response);
+                });
+                upstream.end(body);
+            });
+        });
+        await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+        this.endpoint = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    }
+
+    stop(): void {
+        this.server?.close();
+    }
+}
+
+describe("release waiters, deserialized and run against SSM", function () {
+    this.timeout(60000);
+    let moto: { endpoint: string; stop(): void };
+    let front: SsmFront;
+    let managedNode: { provider: DynamicProvider; inputs: Record<string, unknown> };
+    let gate: { provider: DynamicProvider; inputs: Record<string, unknown> };
+    const savedEnv = { ...process.env };
+
+    const aws = (...args: string[]) => {
+        const result = run("aws", args, { ...process.env, PATH: toolPath(), AWS_ENDPOINT_URL: moto.endpoint, AWS_DEFAULT_REGION: "eu-west-1" });
+        if (result.status !== 0) throw new Error(result.stderr);
+    };
+    const writeRecord = (value: string) =>
+        aws("ssm", "put-parameter", "--name", "/microservices/dev/tasks/releases/tasks-host-id", "--type", "String", "--overwrite", "--value", value);
+
+    before(async () => {
+        moto = await startMotoServer();
+        front = new SsmFront(moto.endpoint);
+        await front.start();
+        Object.assign(process.env, {
+            AWS_ENDPOINT_URL: front.endpoint,
+            AWS_ACCESS_KEY_ID: "testing",
+            AWS_SECRET_ACCESS_KEY: "testing",
+        });
+        const program = await runProgram(minimalConfig);
+        const deserialized = (name: string) => {
+            const { __provider, ...inputs } = named(program.resources, name).inputs;
+            return { provider: requireFromString(__provider as string).handler(), inputs: { ...inputs, pollSeconds: 0.1 } };
+        };
+        managedNode = deserialized("tasks-managed-node");
+        gate = deserialized("tasks-release-gate");
+    });
+
+    after(() => {
+        process.env = savedEnv;
+        front?.stop();
+        moto?.stop();
+    });
+
+    it("waits until the host is an online managed node", async () => {
+        front.pingStatuses = ["", "ConnectionLost", "Online"];
+        const created = await managedNode.provider.create(managedNode.inputs);
+        expect(created.id).to.equal("tasks-host-id");
+        expect(front.pingStatuses).to.deep.equal(["Online"]);
+    });
+
+    it("fails, saying where to look, when the host never comes online", async () => {
+        front.pingStatuses = ["ConnectionLost"];
+        let message = "";
+        await managedNode.provider.create({ ...managedNode.inputs, timeoutSeconds: 1 }).catch((error) => (message = error.message));
+        expect(message).to.equal(
+            "tasks-host-id did not come online in Systems Manager within 1 s. Check the instance's system log " +
+                "(aws ec2 get-console-output), that its role has AmazonSSMManagedInstanceCore, and that it can reach " +
+                "the SSM endpoints.",
+        );
+    });
+
+    it("passes once the host records this release as succeeded, and not before", async () => {
+        writeRecord("release=000000000000\nstatus=succeeded\nat=2026-11-29T10:00:00Z");
+        setTimeout(() => writeRecord(`release=${gate.inputs.releaseId}\nstatus=succeeded\nat=2026-11-29T10:05:00Z`), 1000);
+        const started = Date.now();
+        const created = await gate.provider.create(gate.inputs);
+        expect(Date.now() - started).to.be.at.least(900);
+        expect(created.outs.at).to.equal("2026-11-29T10:05:00Z");
+        expect(created.id).to.equal(`tasks-release-association-id/${gate.inputs.releaseId}`);
+    });
+
+    it("fails with the host's reason and the new container's last log lines", async () => {
+        writeRecord("release=000000000000\nstatus=succeeded\nat=2026-11-29T10:00:00Z");
+        setTimeout(
+            () =>
+                writeRecord(
+                    `release=${gate.inputs.releaseId}\nstatus=failed\nat=2026-11-29T10:06:00Z\n` +
+                        "reason=GET /health did not answer 200 within 120 s (last: HTTP 503)\nlogs:\n" +
+                        "MONGODB_URI_FILE: cannot read /run/secrets/MONGODB_URI\nexited",
+                ),
+            300,
+        );
+        let message = "";
+        await gate.provider.create(gate.inputs).catch((error) => (message = error.message));
+        expect(message).to.equal(
+            [
+                `The tasks release ${gate.inputs.releaseId} failed on tasks-host-id: GET /health did not answer 200 within 120 s (last: HTTP 503).`,
+                "The previous release keeps serving; nothing was switched.",
+                "Last log lines of the new container:",
+                "    MONGODB_URI_FILE: cannot read /run/secrets/MONGODB_URI",
+                "    exited",
+                "See the release's state: scripts/release-status.sh dev tasks",
+            ].join("\n"),
+        );
+    });
+
+    it("runs the association once more when retried after a failure of the same release", async () => {
+        writeRecord(`release=${gate.inputs.releaseId}\nstatus=failed\nat=2026-11-29T10:06:00Z\nreason=pull failed`);
+        front.startedAssociations = [];
+        front.onStartAssociation = () =>
+            setTimeout(() => writeRecord(`release=${gate.inputs.releaseId}\nstatus=succeeded\nat=2026-11-29T10:09:00Z`), 300);
+        const created = await gate.provider.create(gate.inputs);
+        expect(front.startedAssociations).to.deep.equal([["tasks-release-association-id"]]);
+        expect(created.outs.at).to.equal("2026-11-29T10:09:00Z");
+    });
+
+    it("fails when the host records nothing in time, naming the association", async () => {
+        writeRecord("release=none\nstatus=pending");
+        let message = "";
+        await gate.provider.create({ ...gate.inputs, timeoutSeconds: 1 }).catch((error) => (message = error.message));
+        expect(message).to.equal(
+            `The tasks release ${gate.inputs.releaseId} recorded no outcome within 1 s (association ` +
+                "tasks-release-association-id). See the release's state: scripts/release-status.sh dev tasks",
+        );
+    });
+
+    it("replaces (so waits again) on any change of its inputs, and changes nothing otherwise", async () => {
+        expect((await gate.provider.diff("x", gate.inputs, gate.inputs)).replaces).to.deep.equal([]);
+        const changed = { ...gate.inputs, releaseId: "ffffffffffff", associationId: "other" };
+        expect((await gate.provider.diff("x", gate.inputs, changed)).replaces.sort()).to.deep.equal(["associationId", "releaseId"]);
+    });
+});
