@@ -13,7 +13,8 @@ ACTIONLINT_VERSION=v1.7.12
 step() { printf '\n== install: %s\n' "$*"; }
 
 debian_packages() {
-  local wanted=(postgresql libpq-dev cloud-init shellcheck) missing=()
+  # docker.io, docker-registry, caddy and busybox-static: the release tests' engine, registry, proxy and images.
+  local wanted=(postgresql libpq-dev cloud-init shellcheck docker.io docker-registry caddy busybox-static) missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
   done

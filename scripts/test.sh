@@ -46,7 +46,6 @@ check_shell_scripts() {
   {
     find . -name '*.sh' -not -path '*/node_modules/*' -not -path './.cache/*'
     echo .ci/run
-    echo test/fixtures/docker
   } | xargs shellcheck
 }
 check_workflows() {
@@ -56,6 +55,7 @@ check_workflows() {
 }
 
 suite deployment npm test
+suite release npm run test:release
 suite policy npm --prefix policy test
 suite tasks npm --prefix services/tasks test
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
