@@ -42,9 +42,12 @@ export interface ServiceHostArgs {
     tags?: Record<string, string>;
     /** Seconds a new container has to answer its health check before the release fails. @default 120 */
     healthTimeoutSeconds?: number;
-    /** Seconds `pulumi up` waits for a release's outcome, pulls and health check included. @default 900 */
+    /** Seconds a release has, once the host started it, to pull and pass its health check. @default 600 */
     releaseTimeoutSeconds?: number;
-    /** Seconds a new host has to boot and come online in Systems Manager. @default 900 */
+    /**
+     * Seconds a new host has to boot, come online in Systems Manager and finish its bootstrap; also how long a host
+     * may take to start a release. @default 900
+     */
     hostReadyTimeoutSeconds?: number;
     /** The reverse proxy's image, pinned by version. @default caddy:<pinned>-alpine */
     proxyImage?: string;
@@ -62,7 +65,7 @@ const defaults = {
     secrets: {},
     tags: {},
     healthTimeoutSeconds: 120,
-    releaseTimeoutSeconds: 900,
+    releaseTimeoutSeconds: 600,
     hostReadyTimeoutSeconds: 900,
     proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
@@ -289,8 +292,13 @@ export class ServiceHost extends pulumi.ComponentResource {
                 tags: this.tags,
                 volumeTags: this.tags,
             },
-            // Without a pinned AMI, the one resolved at creation stays: AWS's new AMIs replace no host by surprise.
-            { parent: this, ignoreChanges: settings.ami ? [] : ["ami"] },
+            {
+                parent: this,
+                // Without a pinned AMI, the one resolved at creation stays: AWS's new AMIs replace no host by surprise.
+                ignoreChanges: settings.ami ? [] : ["ami"],
+                // The provider would stop and start the host to resize it; a new host takes over only once healthy.
+                replaceOnChanges: ["instanceType"],
+            },
         );
     }
 
@@ -364,6 +372,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 recordPath: releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name),
                 releaseId: inputs.releaseId,
                 region: this.region,
+                startTimeoutSeconds: settings.hostReadyTimeoutSeconds,
                 timeoutSeconds: settings.releaseTimeoutSeconds,
                 pollSeconds: 5,
                 statusCommand: `scripts/release-status.sh ${pulumi.getStack()} ${name}`,
@@ -392,7 +401,9 @@ export class ServiceHost extends pulumi.ComponentResource {
         const address = new aws.ec2.Eip(`${this.serviceName}-eip`, { domain: "vpc", tags: this.tags }, { parent: this });
         new aws.ec2.EipAssociation(
             `${this.serviceName}-address`,
-            { allocationId: address.allocationId, instanceId: release.instanceIds[0] },
+            // A VPC address moves from the old host to the new one in one call; the old association's deletion then
+            // finds nothing to undo.
+            { allocationId: address.allocationId, instanceId: release.instanceIds[0], allowReassociation: true },
             { parent: this, dependsOn: [release] },
         );
         return address;

@@ -78,7 +78,8 @@ describe("releases (under the mocks)", () => {
                 recordPath: `/microservices/dev/${service}/releases`,
                 releaseId: (association.inputs as Inputs).parameters.releaseId,
                 region: "eu-west-1",
-                timeoutSeconds: 900,
+                startTimeoutSeconds: 900,
+                timeoutSeconds: 600,
                 statusCommand: `scripts/release-status.sh dev ${service}`,
             });
             expect(gate.options.dependsOn).to.deep.equal([`${service}-release-record`]);
@@ -114,7 +115,11 @@ describe("releases (under the mocks)", () => {
         const run = await running;
         const address = named(run.resources, "tasks-address");
         expect(address.options.dependsOn).to.deep.equal(["tasks-release-gate"]);
-        expect(address.inputs).to.deep.equal({ allocationId: "eipalloc-tasks-eip", instanceId: "tasks-host-id" });
+        expect(address.inputs).to.deep.equal({
+            allocationId: "eipalloc-tasks-eip",
+            instanceId: "tasks-host-id",
+            allowReassociation: true,
+        });
     });
 
     it("releases requests against tasks only once the tasks host serves", async () => {
@@ -163,6 +168,16 @@ describe("releases (under the mocks)", () => {
             const host = named(pinned.resources, `${service}-host`);
             expect(host.inputs.ami).to.equal("ami-0123456789abcdef0");
             expect(host.options.ignoreChanges, "a pinned AMI is followed").to.deep.equal([]);
+        }
+    });
+
+    it("replaces a host to change its size, rather than stopping it, and then its user data", async () => {
+        const run = await runProgram(minimalConfig);
+        for (const service of ["tasks", "requests"]) {
+            const host = named(run.resources, `${service}-host`);
+            expect(host.options.replaceOnChanges).to.deep.equal(["instanceType"]);
+            expect(host.options.deleteBeforeReplace, "the new host comes up before the old one goes").to.equal(false);
+            expect(host.inputs.userDataReplaceOnChange).to.equal(true);
         }
     });
 

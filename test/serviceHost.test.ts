@@ -203,6 +203,7 @@ describe("ServiceHost resources (dev stack)", () => {
             expect(inputsOf(run, `${service}-address`)).to.deep.equal({
                 allocationId: `eipalloc-${service}-eip`,
                 instanceId: `${service}-host-id`,
+                allowReassociation: true,
             });
         }
     });

@@ -166,12 +166,25 @@ describe("release waiters, deserialized and run against SSM", function () {
         expect(created.outs.at).to.equal("2026-11-29T10:09:00Z");
     });
 
-    it("fails when the host records nothing in time, naming the association", async () => {
+    it("fails when the host never starts the release, naming the association", async () => {
         writeRecord("release=none\nstatus=pending");
         let message = "";
-        await gate.provider.create({ ...gate.inputs, timeoutSeconds: 1 }).catch((error) => (message = error.message));
+        await gate.provider.create({ ...gate.inputs, startTimeoutSeconds: 1 }).catch((error) => (message = error.message));
         expect(message).to.equal(
-            `The tasks release ${gate.inputs.releaseId} recorded no outcome within 1 s (association ` +
+            `The tasks release ${gate.inputs.releaseId} did not start within 1 s (association ` +
+                "tasks-release-association-id): the host did not run it. See the release's state: " +
+                "scripts/release-status.sh dev tasks",
+        );
+    });
+
+    it("gives a started release its own timeout, apart from the host's start", async () => {
+        writeRecord(`release=${gate.inputs.releaseId}\nstatus=started\nat=2026-11-29T10:10:00Z`);
+        let message = "";
+        await gate.provider
+            .create({ ...gate.inputs, startTimeoutSeconds: 600, timeoutSeconds: 1 })
+            .catch((error) => (message = error.message));
+        expect(message).to.equal(
+            `The tasks release ${gate.inputs.releaseId} started but recorded no outcome within 1 s (association ` +
                 "tasks-release-association-id). See the release's state: scripts/release-status.sh dev tasks",
         );
     });

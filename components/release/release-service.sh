@@ -60,7 +60,8 @@ instance_id() {
   curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id
 }
 
-# The outcome of a release, where `pulumi up` reads it: release=, status=, at=, then reason= and logs on a failure.
+# Where a release stands, where `pulumi up` reads it: release=, status= (started, succeeded or failed), image=, at=,
+# then reason= and logs on a failure.
 record() {
   local status=$1 text
   text=$(printf 'release=%s\nstatus=%s\nimage=%s\nat=%s\n' "$release_id" "$status" "$image" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
@@ -305,6 +306,7 @@ deploy() {
   exec 9>"$STATE_DIR/lock"
   flock 9
   wait_for_bootstrap
+  record started
   load_current
   if [ "$release_id" = "$current_release" ]; then
     log "release $release_id is the current one; making sure it runs"

@@ -90,6 +90,9 @@ export interface ReleaseGateInputs {
     recordPath: string;
     releaseId: string;
     region: string;
+    /** How long a host may take to start the release: on a new host, its boot and bootstrap come first. */
+    startTimeoutSeconds: number;
+    /** How long a started release may take to record its outcome: the pull and the health check. */
     timeoutSeconds: number;
     pollSeconds: number;
     /** The command that shows the release's state, quoted in errors. */
@@ -124,37 +127,46 @@ async function readRecords(client: SSMClient, inputs: ReleaseGateInputs): Promis
 }
 
 /**
- * Waits until each host records the outcome of this release. Success passes; a failure throws with its reason.
- * When a host already recorded a failure of this very release (a retry after a failed `pulumi up`), the association
- * is run once more and only a newer outcome counts.
+ * Waits until each host records the outcome of this release: first that it started (a new host boots and
+ * bootstraps before that), then how it ended. Success passes; a failure throws with its reason. When a host already
+ * recorded a failure of this very release (a retry after a failed `pulumi up`), the association is run once more and
+ * only a newer record counts.
  */
 export async function waitForRelease(inputs: ReleaseGateInputs): Promise<{ at: string }> {
     const { StartAssociationsOnceCommand } = sdk();
     const client = ssmClient(inputs.region);
-    const before = await readRecords(client, inputs);
     const stale = new Map<string, string>();
-    for (const [instanceId, record] of before) {
+    for (const [instanceId, record] of await readRecords(client, inputs)) {
         if (record.release === inputs.releaseId && record.status === "failed") stale.set(instanceId, record.at);
     }
     if (stale.size > 0) {
         await client.send(new StartAssociationsOnceCommand({ AssociationIds: [inputs.associationId] }));
     }
 
-    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    const startDeadline = Date.now() + inputs.startTimeoutSeconds * 1000;
+    let outcomeDeadline: number | undefined;
     for (;;) {
-        const records = await readRecords(client, inputs);
         const done: string[] = [];
-        for (const [instanceId, record] of records) {
+        let started = 0;
+        for (const [instanceId, record] of await readRecords(client, inputs)) {
             if (record.release !== inputs.releaseId || stale.get(instanceId) === record.at) continue;
+            started++;
             if (record.status === "failed") throw new Error(releaseFailure(inputs, instanceId, record));
             if (record.status === "succeeded") done.push(record.at);
         }
         if (done.length === inputs.instanceIds.length) return { at: done.sort().reverse()[0] };
-        if (Date.now() >= deadline) {
+        if (started === inputs.instanceIds.length) outcomeDeadline ??= Date.now() + inputs.timeoutSeconds * 1000;
+        const see = `See the release's state: ${inputs.statusCommand}`;
+        if (outcomeDeadline === undefined && Date.now() >= startDeadline) {
             throw new Error(
-                `The ${inputs.serviceName} release ${inputs.releaseId} recorded no outcome within ` +
-                    `${inputs.timeoutSeconds} s (association ${inputs.associationId}). See the release's state: ` +
-                    inputs.statusCommand,
+                `The ${inputs.serviceName} release ${inputs.releaseId} did not start within ${inputs.startTimeoutSeconds} s ` +
+                    `(association ${inputs.associationId}): the host did not run it. ${see}`,
+            );
+        }
+        if (outcomeDeadline !== undefined && Date.now() >= outcomeDeadline) {
+            throw new Error(
+                `The ${inputs.serviceName} release ${inputs.releaseId} started but recorded no outcome within ` +
+                    `${inputs.timeoutSeconds} s (association ${inputs.associationId}). ${see}`,
             );
         }
         await sleep(inputs.pollSeconds);

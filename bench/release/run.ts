@@ -1,0 +1,115 @@
+// Release figures: how long a release takes, how long the switch leaves clients without an answer, and how many
+// requests fail, for good releases, a never-healthy one and rollbacks, under a steady load on loopback. It runs the
+// real release script with the release tests' harness (its own Docker engine, registry, Caddy and moto).
+//   npx ts-node bench/release/run.ts [--releases N] [--clients C] [--json]
+import { ReleaseInputs } from "../../components/release/document";
+import { buildAwsCliProbe, buildProxyImage, DockerEngine, must, pushServiceImage, Registry } from "../../test/release/engine";
+import { TestHost } from "../../test/release/host";
+import { LoadReport, startLoad } from "../../test/release/load";
+import { startMotoServer, toolPath } from "../../test/tools";
+
+interface Row {
+    kind: string;
+    seconds: number;
+    ok: number;
+    failed: number;
+    retried: number;
+    switchMs?: number;
+    longestGapMs: number;
+}
+
+function option(name: string, fallback: number): number {
+    const index = process.argv.indexOf(`--${name}`);
+    return index > 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+function summary(rows: Row[], key: "seconds" | "switchMs" | "longestGapMs"): string {
+    const values = rows.map((row) => row[key]).filter((value): value is number => value !== undefined).sort((a, b) => a - b);
+    if (values.length === 0) return "-";
+    const format = (value: number) => (key === "seconds" ? value.toFixed(1) : String(value));
+    return `${format(values[0])} / ${format(values[Math.floor(values.length / 2)])} / ${format(values[values.length - 1])}`;
+}
+
+async function main(): Promise<void> {
+    const releases = option("releases", 5);
+    const clients = option("clients", 8);
+    const engine = new DockerEngine();
+    const registry = new Registry();
+    await engine.start();
+    await registry.start();
+    const moto = await startMotoServer();
+    let host: TestHost | undefined;
+    try {
+        buildProxyImage(engine, "caddy-from-debian:bench");
+        buildAwsCliProbe(engine, "aws-cli-probe:bench");
+        const versions = Array.from({ length: 2 * releases + 1 }, (_, index) => `v${index}`);
+        const images = Object.fromEntries(versions.map((version) => [version, pushServiceImage(engine, registry, "healthy", version)]));
+        const never = pushServiceImage(engine, registry, "never", "never");
+        must("aws", ["ssm", "put-parameter", "--name", "/microservices/bench/tasks/MONGODB_URI", "--type", "SecureString", "--value", "mongodb://bench"], {
+            ...process.env,
+            PATH: toolPath(),
+            AWS_ENDPOINT_URL: moto.endpoint,
+            AWS_ACCESS_KEY_ID: "testing",
+            AWS_SECRET_ACCESS_KEY: "testing",
+            AWS_DEFAULT_REGION: "eu-west-1",
+        });
+        host = new TestHost(engine, moto.endpoint, { proxy: "caddy-from-debian:bench", awsCli: "aws-cli-probe:bench" });
+        await host.boot();
+        const inputs = (image: string, healthTimeoutSeconds = 30): ReleaseInputs => ({
+            image,
+            settings: {},
+            secrets: { MONGODB_URI: { parameter: "/microservices/bench/tasks/MONGODB_URI", version: 1 } },
+            healthTimeoutSeconds,
+        });
+        await host.deploy(inputs(images.v0));
+
+        const rows: Row[] = [];
+        const measure = async (kind: string, release: () => Promise<{ status: number | null; seconds: number }>, keepAlive = true) => {
+            const load = startLoad(host!.port, { clients, keepAlive });
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const result = await release();
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const report: LoadReport = await load.stop();
+            rows.push({ kind, seconds: result.seconds, ...report });
+            process.stderr.write(`${kind}: exit ${result.status}, ${result.seconds.toFixed(1)} s, ${report.failed} failed\n`);
+        };
+
+        for (let index = 1; index <= releases; index++) {
+            await measure("good release, keep-alive clients", () => host!.deploy(inputs(images[`v${index}`])));
+        }
+        for (let index = releases + 1; index <= 2 * releases; index++) {
+            await measure("good release, a connection per request", () => host!.deploy(inputs(images[`v${index}`])), false);
+        }
+        await measure("never-healthy release (10 s timeout)", () => host!.deploy(inputs(never, 10)));
+        await registry.stop();
+        for (let index = 2 * releases - 1; index >= 2 * releases - 2; index--) {
+            await measure("rollback, registry stopped", () => host!.deploy(inputs(images[`v${index}`])));
+        }
+
+        if (process.argv.includes("--json")) {
+            console.log(JSON.stringify(rows, null, 2));
+            return;
+        }
+        console.log(`\nReleases under ${clients} clients sending GET /version through the proxy (min / median / max):\n`);
+        console.log("| release | runs | release s | switch ms | longest gap ms | answered | failed | retried on a closed keep-alive connection |");
+        console.log("|---|---|---|---|---|---|---|---|");
+        for (const kind of [...new Set(rows.map((row) => row.kind))]) {
+            const group = rows.filter((row) => row.kind === kind);
+            const total = (key: "ok" | "failed" | "retried") => group.reduce((sum, row) => sum + row[key], 0);
+            console.log(
+                `| ${kind} | ${group.length} | ${summary(group, "seconds")} | ${summary(group, "switchMs")} | ` +
+                    `${summary(group, "longestGapMs")} | ${total("ok")} | ${total("failed")} | ${total("retried")} |`,
+            );
+        }
+    } finally {
+        await host?.destroy();
+        moto.stop();
+        await registry.stop();
+        await engine.destroy();
+    }
+}
+
+main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+});
