@@ -7,6 +7,7 @@ import { kmsKeysRotate } from "./rules/kmsRotation";
 import { noPublicSsh } from "./rules/noPublicSsh";
 import { requiredTags } from "./rules/requiredTags";
 import { ssmSecureStringCustomerKey } from "./rules/ssmCustomerKey";
+import { ssmDocumentParametersSafe } from "./rules/ssmDocumentParameters";
 import { ssmSecretsAreSecureString } from "./rules/ssmSecureString";
 import { noSecretsInUserData } from "./rules/userDataSecrets";
 
@@ -22,4 +23,5 @@ export const policies: ResourceValidationPolicy[] = [
     kmsKeysRotate,
     kmsKeyPolicyLimitsDecrypt,
     ssmSecureStringCustomerKey,
+    ssmDocumentParametersSafe,
 ];

@@ -39,7 +39,7 @@ for (const stack of ["dev", "prod"]) {
         });
 
         it("passes every policy of the pack on every resource", async () => {
-            expect(policies).to.have.length(10);
+            expect(policies).to.have.length(11);
             expect(await analyzeAll(resources)).to.deep.equal([]);
         });
     });
@@ -126,5 +126,32 @@ describe("policy pack over modified copies of the program's resources (the harne
             'type is "String" but value holds what looks like a URI with credentials (scheme://user:password@host): ' +
                 'set type to "SecureString" so SSM encrypts the value with KMS.',
         ]);
+    });
+
+    it("fails a secrets key that does not rotate or lets the account root decrypt, and a secret on the AWS managed key", async () => {
+        const key = named(resources, "tasks-secrets-key");
+        expect(await violationsOf("kms-keys-rotate", modified(key, { enableKeyRotation: false }))).to.have.length(1);
+        const policy = JSON.parse(key.inputs.policy as string);
+        policy.Statement[0].Action.push("kms:Decrypt");
+        const rootDecrypts = await violationsOf("kms-key-policy-limits-decrypt", modified(key, { policy: JSON.stringify(policy) }));
+        expect(rootDecrypts).not.to.be.empty;
+        expect(rootDecrypts.every((message) => message.startsWith('statement "AccountAdministersKey"')), rootDecrypts.join("\n")).to.equal(true);
+        const parameter = named(resources, "tasks-mongodb-uri");
+        const { keyId, ...withoutKey } = parameter.inputs;
+        expect(keyId).to.be.a("string");
+        expect(
+            await violationsOf("ssm-securestring-customer-key", { ...parameter, inputs: withoutKey }),
+        ).to.have.length(1);
+    });
+
+    it("fails a release document that pastes its image into the command line", async () => {
+        const document = named(resources, "tasks-release-document");
+        const content = JSON.parse(document.inputs.content as string);
+        delete content.parameters.image.allowedPattern;
+        delete content.parameters.image.interpolationType;
+        content.mainSteps[0].inputs.runCommand = ["docker run {{ image }}"];
+        expect(
+            await violationsOf("ssm-document-parameters-safe", modified(document, { content: JSON.stringify(content) })),
+        ).to.have.length(1);
     });
 });
