@@ -3,6 +3,7 @@
 // It starts everything it needs (throwaway FerretDB and PostgreSQL, the log receivers, the services and their
 // baselines), prints one table per section, and stops everything at the end, also on failure or Ctrl-C.
 // `node bench/run.mjs --help` lists the options.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { createRequestsSchema, seedTasks, startFerretDb, startPostgres } from '.
 import { freePort, teardown } from './lib/processes.mjs';
 import { renderReport } from './lib/report.mjs';
 import { baselineLoad, databaseCrash, logSinkDown, normalLoad, sigtermUnderLoad } from './lib/sections.mjs';
+import { TASKS_NODE } from './lib/paths.mjs';
 import { buildTasksService, startLogReceivers, startTasksService } from './lib/services.mjs';
 import { REQUESTS_SEEDED, requestsTarget, TASKS_SEEDED, tasksTarget } from './lib/targets.mjs';
 
@@ -74,7 +76,12 @@ process.exit(process.exitCode ?? 0);
 async function benchmark() {
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim(), node: process.version },
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model.trim(),
+      node: process.version,
+      tasksNode: execFileSync(TASKS_NODE, ['--version'], { encoding: 'utf8' }).trim(),
+    },
     settings: {
       connections: options.connections,
       duration: options.duration,

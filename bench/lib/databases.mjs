@@ -78,8 +78,12 @@ function childrenOf(parent) {
 export async function seedTasks(mongoUrl, count) {
   return withMongo(mongoUrl, async (tasks) => {
     await tasks.deleteMany({});
-    // The index the service's model declares; created here so the baseline finds it even without the service.
-    await tasks.createIndex({ done: 1, createdAt: -1 });
+    // The indexes the service's model declares (services/tasks/src/task-model.ts); created here so that the baseline
+    // finds them even without the service.
+    for (const time of ['createdAt', 'updatedAt']) {
+      await tasks.createIndex({ [time]: 1, _id: 1 });
+      await tasks.createIndex({ done: 1, [time]: 1, _id: 1 });
+    }
     const start = Date.now() - count * 1000;
     const docs = Array.from({ length: count }, (_, i) => ({
       _id: new ObjectId(),

@@ -188,6 +188,10 @@ describe('tasks API', () => {
       expect(seen).to.deep.equal(newestFirst);
       expect(nexts).to.deep.equal(['/tasks?limit=3&offset=3&sort=-created_at', '/tasks?limit=3&offset=6&sort=-created_at', null]);
       expect(await list('?offset=7')).to.deep.include({ items: [], next: null });
+      // The page that ends exactly at the last task is the last page; one short of it is not.
+      expect((await list('?limit=7')).next).to.equal(null);
+      expect((await list('?limit=6')).next).to.equal('/tasks?limit=6&offset=6&sort=-created_at');
+      expect((await list('?limit=2&offset=5')).next).to.equal(null);
       expect(await list('?offset=100000')).to.deep.include({ items: [], total: 7, next: null });
     });
 
