@@ -10,6 +10,11 @@ export interface ErrorDetail {
   message: string;
 }
 
+/** A detail about `field`, which is left out when it is empty or unknown: `field` is never empty. */
+export function detailAbout(field: string | undefined, message: string): ErrorDetail {
+  return field ? { field, message } : { message };
+}
+
 export interface ErrorBody {
   error: string;
   details: ErrorDetail[];

@@ -1,7 +1,7 @@
 // What a request may contain. Anything else is a 400 that names the offending field.
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { HttpError, type ErrorDetail } from './errors.js';
+import { detailAbout, HttpError, type ErrorDetail } from './errors.js';
 import { codePointLength, DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from './task-model.js';
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -84,7 +84,6 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown, whe
 
 // One detail per problem: an unknown key is a problem of its own, named by the key.
 function detailsOf(issue: z.core.$ZodIssue): ErrorDetail[] {
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: key, message: 'is unknown' }));
-  const field = issue.path.map(String).join('.');
-  return [field === '' ? { message: issue.message } : { field, message: issue.message }];
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => detailAbout(key, key === '' ? 'an empty name is unknown' : 'is unknown'));
+  return [detailAbout(issue.path.map(String).join('.'), issue.message)];
 }

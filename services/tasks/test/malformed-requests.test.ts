@@ -80,6 +80,7 @@ const cases: Case[] = [
   post('a created_at', '{"title":"t","created_at":"2020-01-01T00:00:00.000Z"}', 400, 'created_at'),
   post('a __proto__ key', '{"title":"t","__proto__":{"done":true}}', 400, '__proto__'),
   post('a Mongo operator', '{"title":"t","$set":{"done":true}}', 400, '$set'),
+  post('a field with an empty name', '{"title":"t","":1}', 400, null),
   // Bodies refused before they are parsed.
   post('a text/plain body', '{"title":"t"}', 415, null, { 'content-type': 'text/plain' }),
   post('a form body', 'title=t', 415, null, { 'content-type': 'application/x-www-form-urlencoded' }),
@@ -128,6 +129,8 @@ const cases: Case[] = [
   query('a repeated q', 'q=a&q=b', 'q'),
   query('an unknown parameter', 'priority=1', 'priority'),
   query('a bracketed parameter', 'done[]=true', 'done[]'),
+  query('a parameter with an empty name', 'limit=5&=1', null),
+  query('a repeated parameter with an empty name', '=1&=2', null),
   query('a malformed percent-encoding in a value', 'q=%ZZ', 'q'),
   query('invalid UTF-8 in a value', 'q=caf%E9', 'q'),
   query('an encoded lone surrogate in a value', 'q=%ED%B0%80', 'q'),
