@@ -26,6 +26,8 @@ export function createApp({ logger, connection }: AppOptions): Express {
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
   const app = express();
   app.disable('x-powered-by');
+  // No ETag, hence no 304 to If-None-Match: an answer the contract does not have.
+  app.disable('etag');
   app.set('query parser', parseQueryString);
 
   app.use(requestLogger(logger));

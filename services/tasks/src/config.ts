@@ -52,7 +52,7 @@ export class ConfigError extends Error {
 }
 
 /** The variables that hold a secret: each may instead name a file that holds it, in NAME_FILE (docs/api.md). */
-export const SECRET_VARIABLES = ['MONGODB_URI', 'LOGSENE_TOKEN'] as const;
+const SECRET_VARIABLES = ['MONGODB_URI', 'LOGSENE_TOKEN'] as const;
 
 interface SecretsResolved {
   env: NodeJS.ProcessEnv;

@@ -7,7 +7,7 @@ type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 type Handlers = Partial<Record<Method, RequestHandler[]>>;
 
 /** The `Allow` header of a route that serves `methods`. */
-export function allowHeader(methods: Method[]): string {
+function allowHeader(methods: Method[]): string {
   return [...methods.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])), 'OPTIONS'].join(', ');
 }
 

@@ -98,7 +98,7 @@ function filterOf({ done, q }: ListTasksQuery): QueryFilter<Task> {
 }
 
 /** `text` as a regular expression that matches exactly it. NUL is written as \x00: MongoDB refuses it in a pattern. */
-export function escapeRegex(text: string): string {
+function escapeRegex(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&').replaceAll('\0', '\\x00');
 }
 

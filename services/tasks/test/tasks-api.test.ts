@@ -143,6 +143,15 @@ describe('tasks API', () => {
       });
     }
 
+    it('answers a conditional GET in full: no ETag, no 304', async () => {
+      const task = await create({ title: 'conditional' });
+      const first = await request(server.url, `/tasks/${task.id}`);
+      expect(first.headers.etag).to.equal(undefined);
+      const again = await request(server.url, `/tasks/${task.id}`, { headers: { 'if-none-match': '*' } });
+      expect(again.status).to.equal(200);
+      await request(server.url, `/tasks/${task.id}`, { method: 'DELETE' });
+    });
+
     it('answers HEAD like GET, without a body', async () => {
       const task = await create({ title: 'head' });
       const head = await request(server.url, `/tasks/${task.id}`, { method: 'HEAD' });
