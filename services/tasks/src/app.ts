@@ -26,8 +26,10 @@ export function createApp({ logger, connection }: AppOptions): Express {
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
   const app = express();
   app.disable('x-powered-by');
-  // No ETag, hence no 304 to If-None-Match: an answer the contract does not have.
+  // Conditional requests are not part of the contract: no ETag, and never a 304 (express would answer one to
+  // `If-None-Match: *` or a recent `If-Modified-Since`, even without an ETag).
   app.disable('etag');
+  Object.defineProperty(app.request, 'fresh', { get: () => false });
   app.set('query parser', parseQueryString);
 
   app.use(requestLogger(logger));

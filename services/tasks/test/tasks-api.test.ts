@@ -145,11 +145,17 @@ describe('tasks API', () => {
 
     it('answers a conditional GET in full: no ETag, no 304', async () => {
       const task = await create({ title: 'conditional' });
-      const first = await request(server.url, `/tasks/${task.id}`);
-      expect(first.headers.etag).to.equal(undefined);
-      const again = await request(server.url, `/tasks/${task.id}`, { headers: { 'if-none-match': '*' } });
-      expect(again.status).to.equal(200);
-      await request(server.url, `/tasks/${task.id}`, { method: 'DELETE' });
+      try {
+        expect((await request(server.url, `/tasks/${task.id}`)).headers.etag).to.equal(undefined);
+        const conditions: Record<string, string>[] = [{ 'if-none-match': '*' }, { 'if-none-match': 'W/"x"' }, { 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() }];
+        for (const headers of conditions) {
+          const reply = await request(server.url, `/tasks/${task.id}`, { headers });
+          expect(reply.status, JSON.stringify(headers)).to.equal(200);
+          expect(reply.json).to.deep.equal(task);
+        }
+      } finally {
+        await request(server.url, `/tasks/${task.id}`, { method: 'DELETE' });
+      }
     });
 
     it('answers HEAD like GET, without a body', async () => {
