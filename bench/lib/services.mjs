@@ -29,6 +29,7 @@ export async function startTasksService({ workDir, name, entry, mongoUrl, logsen
   const env = {
     ...hostEnv(),
     PORT: String(port),
+    HOST: '127.0.0.1',
     MONGODB_URI: mongoUrl,
     LOG_LEVEL,
     LOGSENE_TOKEN: 'bench-token',

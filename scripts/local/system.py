@@ -210,6 +210,7 @@ class LocalSystem:
     def start_tasks(self) -> None:
         env = inherited_environment() | {
             "PORT": str(self.tasks_port),
+            "HOST": "127.0.0.1",  # loopback only: the address it prints, and nothing the network reaches
             "MONGODB_URI": with_database(self.mongodb_uri, "tasks"),
             "LOG_LEVEL": "info",
             "LOGSENE_TOKEN": LOGSENE_TOKEN,

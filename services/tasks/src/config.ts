@@ -1,11 +1,14 @@
 // Reads the service's settings from the environment and refuses to start on a missing or bad one.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 
 export interface Config {
   port: number;
+  /** The address to listen on; unset means every interface (as a container needs). */
+  host: string | undefined;
   mongodbUri: string;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Logs ship to Logsene only when a token is set. */
@@ -26,6 +29,13 @@ const envSchema = z.object({
       .transform(Number)
       .refine((port) => port >= 1 && port <= 65535, 'must be a whole number between 1 and 65535')
       .default(8080),
+  ),
+  HOST: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .refine((host) => isIP(host) !== 0, 'must be an IP address to listen on, e.g. 127.0.0.1')
+      .optional(),
   ),
   MONGODB_URI: z.preprocess(
     emptyAsUnset,
@@ -113,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = result.data;
   return {
     port: parsed.PORT,
+    host: parsed.HOST,
     mongodbUri: parsed.MONGODB_URI,
     logLevel: parsed.LOG_LEVEL,
     logseneToken: parsed.LOGSENE_TOKEN,

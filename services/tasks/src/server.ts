@@ -46,8 +46,8 @@ server.on('error', (error) => {
   logger.error('server error', { reason: error.message });
   process.exit(1);
 });
-server.listen(config.port, () => {
-  logger.info('listening', { port: config.port, logsene: config.logseneToken !== undefined });
+server.listen({ port: config.port, host: config.host }, () => {
+  logger.info('listening', { host: config.host ?? 'every interface', port: config.port, logsene: config.logseneToken !== undefined });
 });
 
 async function shutdown(signal: string): Promise<void> {

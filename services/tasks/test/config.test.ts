@@ -21,6 +21,7 @@ describe('config', () => {
   it('applies the defaults', () => {
     expect(loadConfig(valid)).to.deep.equal({
       port: 8080,
+      host: undefined,
       mongodbUri: valid.MONGODB_URI,
       logLevel: 'info',
       logseneToken: undefined,
@@ -31,6 +32,7 @@ describe('config', () => {
   it('reads every variable', () => {
     const config = loadConfig({
       PORT: '9000',
+      HOST: '127.0.0.1',
       MONGODB_URI: 'mongodb+srv://user:pw@cluster0.example.net/tasks?retryWrites=true',
       LOG_LEVEL: 'debug',
       LOGSENE_TOKEN: 'abc-123',
@@ -38,6 +40,7 @@ describe('config', () => {
     });
     expect(config).to.deep.equal({
       port: 9000,
+      host: '127.0.0.1',
       mongodbUri: 'mongodb+srv://user:pw@cluster0.example.net/tasks?retryWrites=true',
       logLevel: 'debug',
       logseneToken: 'abc-123',
@@ -46,8 +49,9 @@ describe('config', () => {
   });
 
   it('treats empty optional variables as unset', () => {
-    const config = loadConfig({ ...valid, PORT: '', LOG_LEVEL: '', LOGSENE_TOKEN: '', LOGSENE_URL: '' });
+    const config = loadConfig({ ...valid, PORT: '', HOST: '', LOG_LEVEL: '', LOGSENE_TOKEN: '', LOGSENE_URL: '' });
     expect(config.port).to.equal(8080);
+    expect(config.host).to.equal(undefined);
     expect(config.logLevel).to.equal('info');
     expect(config.logseneToken).to.equal(undefined);
     expect(config.logseneUrl).to.equal(undefined);
@@ -61,6 +65,7 @@ describe('config', () => {
     { name: 'a PORT that is not a number', env: { ...valid, PORT: 'http' }, variable: 'PORT', says: 'whole number' },
     { name: 'a PORT out of range', env: { ...valid, PORT: '70000' }, variable: 'PORT', says: 'between 1 and 65535' },
     { name: 'PORT 0', env: { ...valid, PORT: '0' }, variable: 'PORT', says: 'between 1 and 65535' },
+    { name: 'a HOST that is a name', env: { ...valid, HOST: 'localhost' }, variable: 'HOST', says: 'IP address' },
     { name: 'an unknown LOG_LEVEL', env: { ...valid, LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL', says: 'one of error, warn, info' },
     { name: 'a LOGSENE_URL that is no URL', env: { ...valid, LOGSENE_URL: 'receiver' }, variable: 'LOGSENE_URL', says: 'http:// or https://' },
     { name: 'a LOGSENE_URL of another scheme', env: { ...valid, LOGSENE_URL: 'ftp://example.com' }, variable: 'LOGSENE_URL', says: 'http:// or https://' },

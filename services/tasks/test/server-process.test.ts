@@ -78,10 +78,10 @@ async function firstAnswer(url: string, path: string): Promise<Reply> {
   return expect.fail(`nothing answered ${url}${path} within 5 s`);
 }
 
-/** Whether a TCP connection to `port` is refused (the server stopped accepting). */
-function refusesConnections(port: number): Promise<boolean> {
+/** Whether a TCP connection to `address`:`port` is refused (nothing listens there, or no longer). */
+function refusesConnections(port: number, address = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, address);
     socket.once('connect', () => { socket.destroy(); resolve(false); });
     socket.once('error', () => { resolve(true); });
   });
@@ -127,6 +127,22 @@ describe('server process', function () {
       expect(jsonLines(exit.stdout).find((line) => line.message === 'server error')).to.have.property('reason').that.includes('EADDRINUSE');
     } finally {
       taken.close();
+    }
+  });
+
+  describe('HOST', () => {
+    // 127.0.0.2 is loopback too, but another address: a server bound to 127.0.0.1 alone does not take it.
+    for (const [host, elsewhere] of [['127.0.0.1', false], [undefined, true]] as const) {
+      it(`${host ? `HOST=${host}` : 'no HOST'}: ${elsewhere ? 'listens on every interface' : 'listens on that address only'}`, async () => {
+        const port = await freePort();
+        const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks`, ...(host ? { HOST: host } : {}) });
+        try {
+          await firstAnswer(`http://127.0.0.1:${port}`, '/health');
+          expect(await refusesConnections(port, '127.0.0.2')).to.equal(!elsewhere);
+        } finally {
+          server.child.kill('SIGKILL');
+        }
+      });
     }
   });
 
