@@ -91,8 +91,8 @@ function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function runHealthcheck(port: number): Promise<number | null> {
-  return (await within(start(healthcheckJs, { PORT: String(port) }).exited, 8000, 'the healthcheck')).code;
+async function runHealthcheck(port: number, host?: string): Promise<number | null> {
+  return (await within(start(healthcheckJs, { PORT: String(port), ...(host ? { HOST: host } : {}) }).exited, 8000, 'the healthcheck')).code;
 }
 
 describe('server process', function () {
@@ -304,6 +304,19 @@ describe('server process', function () {
         proxy.setDelay(0);
       }
       expect(await runHealthcheck(port)).to.equal(1);
+    });
+
+    it('is checked by the image\'s healthcheck on the address HOST names', async () => {
+      const port = await freePort();
+      const server = start(serverJs, { PORT: String(port), HOST: '127.0.0.2', MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/healthcheck` });
+      try {
+        await waitUntilHealthy(`http://127.0.0.2:${port}`, 10000);
+        expect(await runHealthcheck(port, '127.0.0.2')).to.equal(0);
+        // Without HOST it asks 127.0.0.1, where this server does not listen.
+        expect(await runHealthcheck(port)).to.equal(1);
+      } finally {
+        server.child.kill('SIGKILL');
+      }
     });
 
     it('tells a keep-alive client to close its connection after the answer in flight', async () => {
