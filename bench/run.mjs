@@ -3,6 +3,7 @@
 // It starts everything it needs (throwaway FerretDB and PostgreSQL, the log receivers, the services and their
 // baselines), prints one table per section, and stops everything at the end, also on failure or Ctrl-C.
 // `node bench/run.mjs --help` lists the options.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { createRequestsSchema, seedTasks, startFerretDb, startPostgres } from '.
 import { freePort, teardown } from './lib/processes.mjs';
 import { renderReport } from './lib/report.mjs';
 import { baselineLoad, databaseCrash, logSinkDown, normalLoad, sigtermUnderLoad } from './lib/sections.mjs';
+import { TASKS_NODE } from './lib/paths.mjs';
 import { buildTasksService, startLogReceivers, startTasksService } from './lib/services.mjs';
 import { REQUESTS_SEEDED, requestsTarget, TASKS_SEEDED, tasksTarget } from './lib/targets.mjs';
 
@@ -23,11 +25,13 @@ const HELP = `Load and fault figures for the tasks and requests services (see be
   --duration S        seconds of load per run (default 20)
   --connections N     concurrent keep-alive connections (default 64)
   --warmup S          seconds of unmeasured load before each load run (default 2)
+  --ferretdb BACKEND  where FerretDB keeps the tasks: sqlite or postgresql (default sqlite)
   --json              print the figures as JSON on stdout (the tables go to stderr)
   --keep              keep the work folder with every process's log
 `;
 const SERVICES = ['tasks', 'requests'];
 const PARTS = ['load', 'baseline', 'log-down', 'db-crash', 'sigterm'];
+const FERRETDB_BACKENDS = ['sqlite', 'postgresql'];
 const startedAt = performance.now();
 
 const options = parseOptions(process.argv.slice(2));
@@ -72,21 +76,30 @@ process.exit(process.exitCode ?? 0);
 async function benchmark() {
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim(), node: process.version },
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model.trim(),
+      node: process.version,
+      tasksNode: execFileSync(TASKS_NODE, ['--version'], { encoding: 'utf8' }).trim(),
+    },
     settings: {
       connections: options.connections,
       duration: options.duration,
       warmup: options.warmup,
       seeded: { tasks: TASKS_SEEDED, requests: REQUESTS_SEEDED },
+      ferretdb: options.ferretdb,
     },
     services: {},
   };
 
   progress('building the tasks service (tsc -p tsconfig.build.json, into the work folder)');
   const tasksEntry = await buildTasksService(workDir);
-  progress('starting the log receivers and FerretDB');
+  progress(`starting the log receivers and FerretDB (${options.ferretdb})`);
   const receivers = await startLogReceivers(workDir);
-  const ferretDb = await startFerretDb(path.join(workDir, 'ferretdb'), await freePort());
+  // One PostgreSQL, when needed: the requests service's database, and FerretDB's storage with --ferretdb postgresql.
+  const needsPostgres = options.only.includes('requests') || options.ferretdb === 'postgresql';
+  const postgres = needsPostgres ? await startPostgres(path.join(workDir, 'postgres'), await freePort()) : undefined;
+  const ferretDb = await startFerretDb(path.join(workDir, 'ferretdb'), await freePort(), options.ferretdb === 'postgresql' ? postgres.url : undefined);
 
   if (options.only.includes('tasks')) {
     const target = tasksTarget({ workDir, tasksEntry, ferretDb, mongoUrl: `${ferretDb.url}tasks`, receivers });
@@ -94,8 +107,7 @@ async function benchmark() {
   }
 
   if (options.only.includes('requests')) {
-    progress('starting PostgreSQL, and the tasks service the requests service checks tasks with');
-    const postgres = await startPostgres(path.join(workDir, 'postgres'), await freePort());
+    progress('starting the tasks service the requests service checks tasks with');
     await createRequestsSchema(postgres.url);
     // Its own database, so the tasks runs above and this one never share rows.
     const upstreamUrl = `${ferretDb.url}tasks_upstream`;
@@ -156,6 +168,7 @@ function parseOptions(argv) {
       duration: { type: 'string', default: '20' },
       connections: { type: 'string', default: '64' },
       warmup: { type: 'string', default: '2' },
+      ferretdb: { type: 'string', default: FERRETDB_BACKENDS[0] },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -171,6 +184,10 @@ function parseOptions(argv) {
     if (unknown.length > 0 || chosen.length === 0) usage(`--${name} takes a comma-separated list of: ${allowed.join(', ')}`);
     return chosen;
   };
+  const one = (name, allowed) => {
+    if (!allowed.includes(values[name])) usage(`--${name} takes one of: ${allowed.join(', ')}`);
+    return values[name];
+  };
   const number = (name, min, max) => {
     const value = Number(values[name]);
     if (!Number.isInteger(value) || value < min || value > max) usage(`--${name} must be a whole number from ${min} to ${max}`);
@@ -182,6 +199,7 @@ function parseOptions(argv) {
     duration: number('duration', 8, 600),
     connections: number('connections', 1, 1000),
     warmup: number('warmup', 0, 60),
+    ferretdb: one('ferretdb', FERRETDB_BACKENDS),
     json: values.json,
     keep: values.keep,
   };

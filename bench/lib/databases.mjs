@@ -10,13 +10,17 @@ import { REPO, VENV_PYTHON } from './paths.mjs';
 const FERRETDB_SH = path.join(REPO, 'scripts/db/ferretdb.sh');
 const POSTGRES_SH = path.join(REPO, 'scripts/db/postgres.sh');
 
-/** A database server on loopback: { kind, url, crash(), restart() }; restart() resolves once it accepts connections. */
-export async function startFerretDb(dir, port) {
-  const start = async () => (await runCommand(FERRETDB_SH, ['start', dir, String(port)])).trim();
+/**
+ * A database server on loopback: { kind, url, crash(), restart() }; restart() resolves once it accepts connections.
+ * FerretDB keeps its data in PostgreSQL at `postgresUrl`, or in SQLite when it is undefined.
+ */
+export async function startFerretDb(dir, port, postgresUrl) {
+  const args = ['start', dir, String(port), ...(postgresUrl ? [postgresUrl] : [])];
+  const start = async () => (await runCommand(FERRETDB_SH, args)).trim();
   const url = await start();
   onTeardown(() => runCommand(FERRETDB_SH, ['stop', dir]));
   return {
-    kind: 'FerretDB',
+    kind: postgresUrl ? 'FerretDB (PostgreSQL)' : 'FerretDB (SQLite)',
     url,
     // kill -9: FerretDB gets no chance to flush or close anything.
     crash: () => process.kill(Number(fs.readFileSync(path.join(dir, 'ferretdb.pid'), 'utf8')), 'SIGKILL'),
@@ -74,8 +78,12 @@ function childrenOf(parent) {
 export async function seedTasks(mongoUrl, count) {
   return withMongo(mongoUrl, async (tasks) => {
     await tasks.deleteMany({});
-    // The index the service's model declares; created here so the baseline finds it even without the service.
-    await tasks.createIndex({ done: 1, createdAt: -1 });
+    // The indexes the service's model declares (services/tasks/src/task-model.ts); created here so that the baseline
+    // finds them even without the service.
+    for (const time of ['createdAt', 'updatedAt']) {
+      await tasks.createIndex({ [time]: 1, _id: 1 });
+      await tasks.createIndex({ done: 1, [time]: 1, _id: 1 });
+    }
     const start = Date.now() - count * 1000;
     const docs = Array.from({ length: count }, (_, i) => ({
       _id: new ObjectId(),

@@ -6,7 +6,8 @@ export function renderReport(results) {
   const { logsene, papertrail } = results.logReceivers;
   const sections = [
     `Settings: ${results.settings.connections} connections × ${results.settings.duration} s per run, ` +
-      `${results.settings.warmup} s warm-up; ${results.machine.cpus} CPUs (${results.machine.cpuModel}), Node ${results.machine.node}. ` +
+      `${results.settings.warmup} s warm-up; ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ` +
+      `the tasks service on Node ${results.machine.tasksNode}, FerretDB on ${results.settings.ferretdb}. ` +
       `Log receivers: the Logsene stand-in got ${logsene.lines} lines (${logsene.cpuSeconds.toFixed(1)} CPU s), ` +
       `the Papertrail stand-in ${papertrail.lines} lines (${papertrail.cpuSeconds.toFixed(1)} CPU s).`,
     loadTable(services),

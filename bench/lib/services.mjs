@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cpuSecondsOf, freePort, runCommand, startProcess, waitFor } from './processes.mjs';
-import { BENCH, REPO, REQUESTS_DIR, TASKS_DIR, VENV_GUNICORN, VENV_PYTHON } from './paths.mjs';
+import { BENCH, REPO, REQUESTS_DIR, TASKS_DIR, TASKS_NODE, VENV_GUNICORN, VENV_PYTHON } from './paths.mjs';
 
 // Production's level (Pulumi.prod.yaml): every request is logged, as it would be in AWS.
 const LOG_LEVEL = 'info';
@@ -11,16 +11,16 @@ const LOG_LEVEL = 'info';
 /**
  * Compiles the tasks service with its own build settings (tsconfig.build.json, as `npm run build` does) into the
  * run's work folder rather than services/tasks/dist: others rebuild or clean that folder while they work, and a run
- * must not lose its service midway. Returns the entry point, the build's src/server.js.
+ * must not lose its service midway. The folder is laid out as services/tasks/ and the image are: dist/ beside
+ * package.json ("type": "module"), openapi.json (which the service serves) and node_modules. Returns the entry point,
+ * dist/src/server.js.
  */
 export async function buildTasksService(workDir) {
-  const outDir = path.join(workDir, 'tasks-build');
-  await runCommand(path.join(TASKS_DIR, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: TASKS_DIR });
-  // Beside the build, what running it from services/tasks would give: its package.json ("type": "module") and
-  // its installed dependencies.
-  fs.copyFileSync(path.join(TASKS_DIR, 'package.json'), path.join(outDir, 'package.json'));
-  fs.symlinkSync(path.join(TASKS_DIR, 'node_modules'), path.join(outDir, 'node_modules'));
-  return path.join(outDir, 'src/server.js');
+  const root = path.join(workDir, 'tasks-build');
+  await runCommand(path.join(TASKS_DIR, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(root, 'dist')], { cwd: TASKS_DIR });
+  for (const file of ['package.json', 'openapi.json']) fs.copyFileSync(path.join(TASKS_DIR, file), path.join(root, file));
+  fs.symlinkSync(path.join(TASKS_DIR, 'node_modules'), path.join(root, 'node_modules'));
+  return path.join(root, 'dist/src/server.js');
 }
 
 /** The tasks service, `entry` from buildTasksService. `logseneUrl`: where its logs ship (a receiver, or a closed port). */
@@ -29,12 +29,13 @@ export async function startTasksService({ workDir, name, entry, mongoUrl, logsen
   const env = {
     ...hostEnv(),
     PORT: String(port),
+    HOST: '127.0.0.1',
     MONGODB_URI: mongoUrl,
     LOG_LEVEL,
     LOGSENE_TOKEN: 'bench-token',
     LOGSENE_URL: logseneUrl,
   };
-  const started = startProcess(name, process.execPath, [entry], { cwd: path.dirname(path.dirname(entry)), env, logFile: logFileOf(workDir, name) });
+  const started = startProcess(name, TASKS_NODE, [entry], { cwd: path.resolve(entry, '../../..'), env, logFile: logFileOf(workDir, name) });
   return serving(started, port, '/health');
 }
 
@@ -43,7 +44,7 @@ export async function startTasksBaseline({ workDir, name, mongoUrl }) {
   const port = await freePort();
   const env = { ...hostEnv(), PORT: String(port), MONGODB_URI: mongoUrl };
   const script = path.join(BENCH, 'baselines/tasks-baseline.mjs');
-  const started = startProcess(name, process.execPath, [script], { cwd: BENCH, env, logFile: logFileOf(workDir, name) });
+  const started = startProcess(name, TASKS_NODE, [script], { cwd: BENCH, env, logFile: logFileOf(workDir, name) });
   return serving(started, port, '/tasks?limit=1');
 }
 

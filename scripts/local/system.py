@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS_DIR = ROOT / "services" / "tasks"
 REQUESTS_DIR = ROOT / "services" / "requests"
 GUNICORN = ROOT / ".cache" / "venv" / "bin" / "gunicorn"
+# The Node the tasks image ships, from scripts/install.sh: the tasks service runs on it here too.
+NODE = ROOT / ".cache" / "node24" / "bin" / "node"
 # Not a secret: the local receiver files each document under this index, as Logsene does under a real token.
 LOGSENE_TOKEN = "local-logsene-token"  # noqa: S105
 START_TIMEOUT = 30  # seconds for one component to become ready
@@ -49,8 +51,10 @@ def port_in_use(port: int) -> bool:
 
 def require_installed() -> None:
     """Fail with one message listing what scripts/install.sh would have put in place."""
-    missing = [str(path.relative_to(ROOT)) for path in (GUNICORN, TASKS_DIR / "node_modules") if not path.exists()]
-    missing += [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    needed = (GUNICORN, NODE, TASKS_DIR / "node_modules")
+    missing = [str(path.relative_to(ROOT)) for path in needed if not path.exists()]
+    if shutil.which("npm") is None:
+        missing.append("npm")
     if missing:
         raise SetupError(f"missing: {', '.join(missing)}; run scripts/install.sh first")
 
@@ -209,12 +213,13 @@ class LocalSystem:
     def start_tasks(self) -> None:
         env = inherited_environment() | {
             "PORT": str(self.tasks_port),
+            "HOST": "127.0.0.1",  # loopback only: the address it prints, and nothing the network reaches
             "MONGODB_URI": with_database(self.mongodb_uri, "tasks"),
             "LOG_LEVEL": "info",
             "LOGSENE_TOKEN": LOGSENE_TOKEN,
             "LOGSENE_URL": f"http://127.0.0.1:{self.logsene_port}",
         }
-        self.tasks = Process("tasks", ["node", str(self.tasks_entry)], self.logs_dir / "tasks.log", TASKS_DIR, env)
+        self.tasks = Process("tasks", [str(NODE), str(self.tasks_entry)], self.logs_dir / "tasks.log", TASKS_DIR, env)
         self.tasks.wait_until(lambda: answers_health(self.tasks_url), "healthy")
 
     def stop_tasks(self) -> None:

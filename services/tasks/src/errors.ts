@@ -1,12 +1,18 @@
-// The API's error shape, `{ error, details }`, and the one place that turns any failure into such an answer.
+// The API's error shape, `{ error, details }` (docs/api.md §Errors), and the one place that turns any failure into
+// such an answer.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type winston from 'winston';
 import { isDatabaseUnavailable } from './db.js';
 
 export interface ErrorDetail {
-  /** Where the problem is, e.g. `body.title`, `query.limit`, `params.id`. */
-  path: string;
+  /** The body field, query parameter or path parameter at fault; left out when no single field is. */
+  field?: string;
   message: string;
+}
+
+/** A detail about `field`, which is left out when it is empty or unknown: `field` is never empty. */
+export function detailAbout(field: string | undefined, message: string): ErrorDetail {
+  return field ? { field, message } : { message };
 }
 
 export interface ErrorBody {
@@ -25,25 +31,25 @@ export class HttpError extends Error {
     super(error);
     this.name = 'HttpError';
   }
+
+  /** The JSON answer. (Not `body`: body-parser sets a `body` property on the errors it passes on.) */
+  toBody(): ErrorBody {
+    return { error: this.error, details: this.details };
+  }
 }
 
 export function databaseUnavailable(): HttpError {
-  return new HttpError(503, 'database unavailable', [{ path: 'database', message: 'the database cannot be reached; retry later' }]);
+  return new HttpError(503, 'database unreachable', [{ message: 'the database cannot be reached; retry later' }]);
+}
+
+export function notFoundError(method: string, path: string): HttpError {
+  return new HttpError(404, 'not found', [{ message: `no route for ${method} ${path}` }]);
 }
 
 /** Any route nobody serves. */
 export const notFound: RequestHandler = (req) => {
-  throw new HttpError(404, 'not found', [{ path: 'url', message: `no route for ${req.method} ${req.path}` }]);
+  throw notFoundError(req.method, req.path);
 };
-
-/** For a known path with a method it does not serve. */
-export function methodNotAllowed(allowed: string[]): RequestHandler {
-  return (req) => {
-    throw new HttpError(405, 'method not allowed', [{ path: 'method', message: `${req.method} is not allowed; use ${allowed.join(', ')}` }], {
-      Allow: allowed.join(', '),
-    });
-  };
-}
 
 // Errors from express.json() (body-parser, through http-errors) carry a 4xx `status` and `expose: true`: the client's
 // mistakes. Most also name a `type`; a corrupt compressed body does not.
@@ -72,7 +78,7 @@ function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
   if (isClientError(error)) {
     const name = (error.type && bodyParserErrors[error.type]) ?? 'unreadable body';
-    return new HttpError(error.status, name, [{ path: 'body', message: error.message }]);
+    return new HttpError(error.status, name, [{ message: error.message }]);
   }
   if (isDatabaseUnavailable(error)) return databaseUnavailable();
   return undefined;
@@ -92,7 +98,6 @@ export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
       if (isDatabaseUnavailable(error)) logger.warn('database unreachable during a request', { method: req.method, path: req.path, reason: cause.reason });
       else if (!(error instanceof HttpError)) logger.error('unexpected error', { method: req.method, path: req.path, ...cause });
     }
-    const body: ErrorBody = { error: answer.error, details: answer.details };
-    res.status(answer.status).set(answer.headers).json(body);
+    res.status(answer.status).set(answer.headers).json(answer.toBody());
   };
 }

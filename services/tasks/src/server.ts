@@ -3,6 +3,7 @@ import http from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db.js';
+import { createHttpServer } from './http-server.js';
 import { createLogger, flushLogs } from './logger.js';
 
 /** Docker sends SIGKILL 10 s after SIGTERM; stop before that whatever happens. */
@@ -32,7 +33,7 @@ const closeAfterAnswer = (res: http.ServerResponse): void => {
   if (!res.headersSent) res.setHeader('Connection', 'close');
 };
 
-const server = http.createServer((req, res) => {
+const server = createHttpServer((req, res) => {
   // A keep-alive connection then ends at its next answer, instead of whenever it happens to fall idle, and the
   // client knows not to send another request on it.
   if (stopping) closeAfterAnswer(res);
@@ -45,8 +46,8 @@ server.on('error', (error) => {
   logger.error('server error', { reason: error.message });
   process.exit(1);
 });
-server.listen(config.port, () => {
-  logger.info('listening', { port: config.port, logsene: config.logseneToken !== undefined });
+server.listen({ port: config.port, host: config.host }, () => {
+  logger.info('listening', { host: config.host ?? 'every interface', port: config.port, logsene: config.logseneToken !== undefined });
 });
 
 async function shutdown(signal: string): Promise<void> {

@@ -1,8 +1,15 @@
-// The task document as stored in MongoDB, and the JSON shape the API (and the requests service) rely on.
+// The task document as stored in MongoDB, its limits, and the JSON shape the API (and the requests service) rely on.
 import { Schema, type Connection, type HydratedDocument, type Model } from 'mongoose';
 
+/** Limits in characters: Unicode code points, as docs/api.md counts them (an emoji is one, not two UTF-16 units). */
 export const TITLE_MAX_LENGTH = 200;
 export const DESCRIPTION_MAX_LENGTH = 2000;
+
+/** The number of code points in `text`; the one count both the request validation and the model use. */
+export function codePointLength(text: string): number {
+  // UTF-16 units, less one per surrogate pair (the two units of one code point outside the BMP).
+  return text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+}
 
 export interface Task {
   title: string;
@@ -18,20 +25,29 @@ export interface TaskJson {
   title: string;
   description: string;
   done: boolean;
-  createdAt: string;
-  updatedAt: string;
+  created_at: string;
+  updated_at: string;
 }
+
+const atMost = (max: number) => ({
+  validator: (value: string) => codePointLength(value) <= max,
+  message: `must be at most ${max} characters`,
+});
 
 const taskSchema = new Schema<Task>(
   {
-    title: { type: String, required: true, maxlength: TITLE_MAX_LENGTH },
-    description: { type: String, default: '', maxlength: DESCRIPTION_MAX_LENGTH },
+    title: { type: String, required: true, validate: atMost(TITLE_MAX_LENGTH) },
+    description: { type: String, default: '', validate: atMost(DESCRIPTION_MAX_LENGTH) },
     done: { type: Boolean, default: false },
   },
   { timestamps: true, versionKey: false },
 );
-// Serves the list: newest first, optionally filtered on `done`.
-taskSchema.index({ done: 1, createdAt: -1 });
+// Serve the list in each of its orders (a time, then _id), with and without the `done` filter. MongoDB walks an index
+// either way, so one direction serves both.
+for (const time of ['createdAt', 'updatedAt'] as const) {
+  taskSchema.index({ [time]: 1, _id: 1 });
+  taskSchema.index({ done: 1, [time]: 1, _id: 1 });
+}
 
 /** The Task model bound to `connection` (each connection keeps its own models). */
 export function taskModel(connection: Connection): Model<Task> {
@@ -44,7 +60,7 @@ export function serializeTask(task: HydratedDocument<Task>): TaskJson {
     title: task.title,
     description: task.description,
     done: task.done,
-    createdAt: task.createdAt.toISOString(),
-    updatedAt: task.updatedAt.toISOString(),
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
   };
 }

@@ -1,5 +1,8 @@
 // loadConfig: defaults, and a refusal naming each bad variable without echoing its value.
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const valid = { MONGODB_URI: 'mongodb://127.0.0.1:27017/tasks' };
@@ -18,6 +21,7 @@ describe('config', () => {
   it('applies the defaults', () => {
     expect(loadConfig(valid)).to.deep.equal({
       port: 8080,
+      host: undefined,
       mongodbUri: valid.MONGODB_URI,
       logLevel: 'info',
       logseneToken: undefined,
@@ -28,6 +32,7 @@ describe('config', () => {
   it('reads every variable', () => {
     const config = loadConfig({
       PORT: '9000',
+      HOST: '127.0.0.1',
       MONGODB_URI: 'mongodb+srv://user:pw@cluster0.example.net/tasks?retryWrites=true',
       LOG_LEVEL: 'debug',
       LOGSENE_TOKEN: 'abc-123',
@@ -35,6 +40,7 @@ describe('config', () => {
     });
     expect(config).to.deep.equal({
       port: 9000,
+      host: '127.0.0.1',
       mongodbUri: 'mongodb+srv://user:pw@cluster0.example.net/tasks?retryWrites=true',
       logLevel: 'debug',
       logseneToken: 'abc-123',
@@ -43,8 +49,9 @@ describe('config', () => {
   });
 
   it('treats empty optional variables as unset', () => {
-    const config = loadConfig({ ...valid, PORT: '', LOG_LEVEL: '', LOGSENE_TOKEN: '', LOGSENE_URL: '' });
+    const config = loadConfig({ ...valid, PORT: '', HOST: '', LOG_LEVEL: '', LOGSENE_TOKEN: '', LOGSENE_URL: '' });
     expect(config.port).to.equal(8080);
+    expect(config.host).to.equal(undefined);
     expect(config.logLevel).to.equal('info');
     expect(config.logseneToken).to.equal(undefined);
     expect(config.logseneUrl).to.equal(undefined);
@@ -58,6 +65,7 @@ describe('config', () => {
     { name: 'a PORT that is not a number', env: { ...valid, PORT: 'http' }, variable: 'PORT', says: 'whole number' },
     { name: 'a PORT out of range', env: { ...valid, PORT: '70000' }, variable: 'PORT', says: 'between 1 and 65535' },
     { name: 'PORT 0', env: { ...valid, PORT: '0' }, variable: 'PORT', says: 'between 1 and 65535' },
+    { name: 'a HOST that is a name', env: { ...valid, HOST: 'localhost' }, variable: 'HOST', says: 'IP address' },
     { name: 'an unknown LOG_LEVEL', env: { ...valid, LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL', says: 'one of error, warn, info' },
     { name: 'a LOGSENE_URL that is no URL', env: { ...valid, LOGSENE_URL: 'receiver' }, variable: 'LOGSENE_URL', says: 'http:// or https://' },
     { name: 'a LOGSENE_URL of another scheme', env: { ...valid, LOGSENE_URL: 'ftp://example.com' }, variable: 'LOGSENE_URL', says: 'http:// or https://' },
@@ -88,4 +96,67 @@ describe('config', () => {
     expect(error.message).not.to.include('hunter2');
     expect(error.message).not.to.include('s3cr3t');
   });
+
+  describe('secrets from files (NAME_FILE)', () => {
+    const uri = 'mongodb://admin:file-s3cret@db.example.net/tasks';
+    let dir: string;
+    /** Writes `content` to a new file and returns its path. */
+    const file = (name: string, content: string): string => {
+      const where = path.join(dir, name);
+      writeFileSync(where, content);
+      return where;
+    };
+    const problemsMentioning = (env: NodeJS.ProcessEnv): string[] => {
+      const problems = problemsOf(env);
+      expect(problems.join('\n')).not.to.include('file-s3cret').and.not.to.include('tok-s3cret');
+      return problems;
+    };
+
+    before(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'tasks-config-'));
+    });
+
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('reads MONGODB_URI_FILE and LOGSENE_TOKEN_FILE, dropping one trailing newline', () => {
+      const config = loadConfig({ MONGODB_URI_FILE: file('uri', `${uri}\n`), LOGSENE_TOKEN_FILE: file('token', 'tok-s3cret') });
+      expect(config).to.include({ mongodbUri: uri, logseneToken: 'tok-s3cret' });
+    });
+
+    it('drops only one trailing newline', () => {
+      expect(loadConfig({ ...valid, LOGSENE_TOKEN_FILE: file('two-newlines', 'tok\n\n') }).logseneToken).to.equal('tok\n');
+    });
+
+    it('takes an empty NAME_FILE for unset, as an empty NAME', () => {
+      expect(loadConfig({ ...valid, LOGSENE_TOKEN_FILE: '' }).logseneToken).to.equal(undefined);
+    });
+
+    it('refuses NAME and NAME_FILE both set, naming both', () => {
+      const problems = problemsMentioning({ MONGODB_URI: uri, MONGODB_URI_FILE: file('both', uri) });
+      expect(problems).to.deep.equal(['MONGODB_URI_FILE and MONGODB_URI are both set: set only one of them']);
+    });
+
+    it('refuses a file that cannot be read, naming the variable', () => {
+      expect(problemsMentioning({ MONGODB_URI_FILE: path.join(dir, 'missing') })).to.deep.equal(['MONGODB_URI_FILE names a file that cannot be read (ENOENT)']);
+      expect(problemsMentioning({ ...valid, LOGSENE_TOKEN_FILE: dir })).to.deep.equal(['LOGSENE_TOKEN_FILE names a file that cannot be read (EISDIR)']);
+    });
+
+    it('refuses an empty file', () => {
+      expect(problemsMentioning({ ...valid, LOGSENE_TOKEN_FILE: file('empty', '\n') })).to.deep.equal(['LOGSENE_TOKEN_FILE names an empty file']);
+    });
+
+    it('checks the file content as it checks the variable, naming NAME_FILE and never the content', () => {
+      const problems = problemsMentioning({ MONGODB_URI_FILE: file('bad-uri', 'postgres://u:file-s3cret@db/x') });
+      expect(problems).to.have.lengthOf(1);
+      expect(problems[0]).to.match(/^MONGODB_URI_FILE /).and.include('mongodb://');
+    });
+
+    it('lists file problems together with the others', () => {
+      const problems = problemsMentioning({ MONGODB_URI_FILE: path.join(dir, 'missing'), PORT: 'x', LOGSENE_TOKEN: 't', LOGSENE_TOKEN_FILE: file('t', 't') });
+      expect(problems.map((problem) => problem.split(' ')[0])).to.have.members(['MONGODB_URI_FILE', 'LOGSENE_TOKEN_FILE', 'PORT']);
+    });
+  });
 });
+

@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startBulkReceiver } from './support/bulk-receiver.js';
+import { throwawayCertificate } from './support/certificate.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { freePort, startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { request, type Reply } from './support/http.js';
@@ -48,11 +49,20 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
+/** The answer to GET `path`, or undefined while nothing listens yet (any other failure is thrown). */
+async function answerOnceListening(url: string, path: string): Promise<Reply | undefined> {
+  try {
+    return await request(url, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return undefined;
+    throw error;
+  }
+}
+
 async function waitUntilHealthy(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = await request(url, '/health').then((reply) => reply.status, () => 0);
-    if (status === 200) return;
+    if ((await answerOnceListening(url, '/health'))?.status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   expect.fail(`the server was not healthy within ${timeoutMs} ms`);
@@ -61,17 +71,17 @@ async function waitUntilHealthy(url: string, timeoutMs: number): Promise<void> {
 /** The first answer to `path` once the server listens (it may still be starting). */
 async function firstAnswer(url: string, path: string): Promise<Reply> {
   for (let tries = 0; tries < 50; tries++) {
-    const reply = await request(url, path).catch(() => undefined);
+    const reply = await answerOnceListening(url, path);
     if (reply) return reply;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return expect.fail(`nothing answered ${url}${path} within 5 s`);
 }
 
-/** Whether a TCP connection to `port` is refused (the server stopped accepting). */
-function refusesConnections(port: number): Promise<boolean> {
+/** Whether a TCP connection to `address`:`port` is refused (nothing listens there, or no longer). */
+function refusesConnections(port: number, address = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, address);
     socket.once('connect', () => { socket.destroy(); resolve(false); });
     socket.once('error', () => { resolve(true); });
   });
@@ -81,8 +91,8 @@ function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function runHealthcheck(port: number): Promise<number | null> {
-  return (await within(start(healthcheckJs, { PORT: String(port) }).exited, 8000, 'the healthcheck')).code;
+async function runHealthcheck(port: number, host?: string): Promise<number | null> {
+  return (await within(start(healthcheckJs, { PORT: String(port), ...(host ? { HOST: host } : {}) }).exited, 8000, 'the healthcheck')).code;
 }
 
 describe('server process', function () {
@@ -117,6 +127,22 @@ describe('server process', function () {
       expect(jsonLines(exit.stdout).find((line) => line.message === 'server error')).to.have.property('reason').that.includes('EADDRINUSE');
     } finally {
       taken.close();
+    }
+  });
+
+  describe('HOST', () => {
+    // 127.0.0.2 is loopback too, but another address: a server bound to 127.0.0.1 alone does not take it.
+    for (const [host, elsewhere] of [['127.0.0.1', false], [undefined, true]] as const) {
+      it(`${host ? `HOST=${host}` : 'no HOST'}: ${elsewhere ? 'listens on every interface' : 'listens on that address only'}`, async () => {
+        const port = await freePort();
+        const server = start(serverJs, { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks`, ...(host ? { HOST: host } : {}) });
+        try {
+          await firstAnswer(`http://127.0.0.1:${port}`, '/health');
+          expect(await refusesConnections(port, '127.0.0.2')).to.equal(!elsewhere);
+        } finally {
+          server.child.kill('SIGKILL');
+        }
+      });
     }
   });
 
@@ -175,6 +201,45 @@ describe('server process', function () {
     });
   });
 
+  describe('with Logsene over HTTPS', () => {
+    /** Runs the service against an HTTPS receiver with a self-signed certificate; returns what reached it and stdout. */
+    async function shipOverHttps(trust: boolean): Promise<{ shipped: number; stdout: string }> {
+      const certificate = await throwawayCertificate();
+      const receiver = await startBulkReceiver(certificate);
+      const port = await freePort();
+      const server = start(serverJs, {
+        PORT: String(port),
+        MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks`,
+        LOGSENE_TOKEN: 'https-test-token',
+        LOGSENE_URL: receiver.url,
+        ...(trust ? { NODE_EXTRA_CA_CERTS: certificate.certFile } : {}),
+      });
+      try {
+        expect((await firstAnswer(`http://127.0.0.1:${port}`, '/health')).status).to.equal(503);
+        server.child.kill('SIGTERM');
+        const exit = await within(server.exited, 5000, 'stopping');
+        expect(exit.code).to.equal(0);
+        return { shipped: receiver.entries.length, stdout: exit.stdout };
+      } finally {
+        server.child.kill('SIGKILL');
+        await receiver.close();
+        await certificate.remove();
+      }
+    }
+
+    it('verifies the receiver\'s certificate: an untrusted one gets no log line, and the failure is reported', async () => {
+      const { shipped, stdout } = await shipOverHttps(false);
+      expect(shipped).to.equal(0);
+      const warning = jsonLines(stdout).find((line) => line.message === 'shipping logs to Logsene failed; they stay on stdout');
+      expect(warning?.reason, stdout).to.match(/self[- ]signed certificate/);
+    });
+
+    it('ships to the same receiver once its certificate is trusted (NODE_EXTRA_CA_CERTS)', async () => {
+      const { shipped, stdout } = await shipOverHttps(true);
+      expect(shipped, stdout).to.be.at.least(3);
+    });
+  });
+
   describe('SIGTERM during a slow request', () => {
     let ferret: FerretDB;
     let proxy: DelayProxy;
@@ -217,7 +282,7 @@ describe('server process', function () {
 
         const reply = await slow;
         expect(reply.status, reply.text).to.equal(200);
-        expect((reply.json as { tasks: { title: string }[] }).tasks.map((task) => task.title)).to.deep.equal(['in flight']);
+        expect((reply.json as { items: { title: string }[] }).items.map((task) => task.title)).to.deep.equal(['in flight']);
         expect(reply.durationMs).to.be.at.least(1500);
         proxy.setDelay(0);
 
@@ -239,6 +304,19 @@ describe('server process', function () {
         proxy.setDelay(0);
       }
       expect(await runHealthcheck(port)).to.equal(1);
+    });
+
+    it('is checked by the image\'s healthcheck on the address HOST names', async () => {
+      const port = await freePort();
+      const server = start(serverJs, { PORT: String(port), HOST: '127.0.0.2', MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/healthcheck` });
+      try {
+        await waitUntilHealthy(`http://127.0.0.2:${port}`, 10000);
+        expect(await runHealthcheck(port, '127.0.0.2')).to.equal(0);
+        // Without HOST it asks 127.0.0.1, where this server does not listen.
+        expect(await runHealthcheck(port)).to.equal(1);
+      } finally {
+        server.child.kill('SIGKILL');
+      }
     });
 
     it('tells a keep-alive client to close its connection after the answer in flight', async () => {

@@ -1,5 +1,9 @@
-// A local stand-in for Logsene's receiver: the Elasticsearch bulk API (POST /_bulk, NDJSON action + document pairs).
-import { listen, type Listening } from './http.js';
+// A local stand-in for Logsene's receiver: the Elasticsearch bulk API (POST /_bulk, NDJSON action + document pairs),
+// over HTTP, or over HTTPS with the given key and certificate.
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Listening } from './http.js';
 
 export interface BulkEntry {
   /** The bulk action line, e.g. { index: { _index: '<token>', _type: 'logs' } }. */
@@ -13,10 +17,10 @@ export interface BulkReceiver extends Listening {
   paths: string[];
 }
 
-export async function startBulkReceiver(): Promise<BulkReceiver> {
+export async function startBulkReceiver(tls?: { key: string; cert: string }): Promise<BulkReceiver> {
   const entries: BulkEntry[] = [];
   const paths: string[] = [];
-  const server = await listen((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     paths.push(req.url ?? '');
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -33,6 +37,21 @@ export async function startBulkReceiver(): Promise<BulkReceiver> {
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ took: 1, errors: false, items }));
     });
-  });
-  return { ...server, entries, paths };
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
+    entries,
+    paths,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
 }

@@ -1,6 +1,11 @@
-// Runs an app on a loopback port and sends it raw requests (node:http, so any header or body can be sent).
-import http from 'node:http';
+// Runs a handler on a loopback port in the service's own HTTP server, and sends the service requests: through
+// node:http, or as raw bytes for what node:http will not send. Every answer is checked against openapi.json.
+import type http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { createHttpServer } from '../../src/http-server.js';
+import { checkReply } from './contract.js';
 
 export interface Listening {
   url: string;
@@ -9,7 +14,7 @@ export interface Listening {
 }
 
 export async function listen(handler: http.RequestListener): Promise<Listening> {
-  const server = http.createServer(handler);
+  const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -40,9 +45,13 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** A string or bytes is sent as is; anything else is sent as JSON with its Content-Type. */
   body?: unknown;
+  /** Send the body in chunks (Transfer-Encoding: chunked) rather than with a Content-Length. */
+  chunked?: boolean;
 }
 
+/** Sends a request to the service and checks the answer against openapi.json (it rejects when it breaks it). */
 export async function request(baseUrl: string, path: string, options: RequestOptions = {}): Promise<Reply> {
+  const method = options.method ?? 'GET';
   const headers: Record<string, string> = { ...options.headers };
   let payload: string | Buffer | undefined;
   if (typeof options.body === 'string' || Buffer.isBuffer(options.body)) {
@@ -52,8 +61,8 @@ export async function request(baseUrl: string, path: string, options: RequestOpt
     headers['content-type'] ??= 'application/json';
   }
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, baseUrl), { method: options.method ?? 'GET', headers, agent: false }, (res) => {
+  const reply = await new Promise<Reply>((resolve, reject) => {
+    const req = httpRequest(new URL(path, baseUrl), { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -63,8 +72,62 @@ export async function request(baseUrl: string, path: string, options: RequestOpt
       });
     });
     req.on('error', reject);
-    req.end(payload);
+    if (options.chunked && payload !== undefined) {
+      // Several writes before the end: node:http then sends the body chunked, in more than one chunk.
+      const bytes = Buffer.from(payload);
+      for (let at = 0; at < bytes.length; at += 16 * 1024) req.write(bytes.subarray(at, at + 16 * 1024));
+      req.end();
+    } else {
+      req.end(payload);
+    }
   });
+  await checkReply(method, path, reply);
+  return reply;
+}
+
+/**
+ * Sends `head` (request line and headers, without the blank line that ends them) and `body` as they are, on a new
+ * connection, and reads the answer until the server closes it (so send `Connection: close`): for requests node:http
+ * will not send. The answer is
+ * checked against openapi.json unless `contract` is false (for answers to requests that are not HTTP at all).
+ */
+export async function rawRequest(port: number, head: string, body = '', { contract = true } = {}): Promise<Reply> {
+  const started = performance.now();
+  const received = await new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('end', () => {
+      resolve(Buffer.concat(chunks));
+    });
+    // The server may close while the rest of a large request is still on its way; the answer came first.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') resolve(Buffer.concat(chunks));
+      else reject(error);
+    });
+    // Not end(): Node's server drops a request whose client half-closes before the answer. The server closes instead.
+    socket.write(Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), Buffer.from(body)]));
+  });
+  const reply = parseRawAnswer(received, performance.now() - started);
+  if (contract) {
+    const [method = '', target = ''] = head.split('\r\n', 1)[0]?.split(' ') ?? [];
+    await checkReply(method, target, reply);
+  }
+  return reply;
+}
+
+function parseRawAnswer(bytes: Buffer, durationMs: number): Reply {
+  const text = bytes.toString('latin1');
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (headEnd === -1) throw new Error(`not an HTTP answer: ${JSON.stringify(text.slice(0, 200))}`);
+  const [statusLine = '', ...lines] = text.slice(0, headEnd).split('\r\n');
+  const headers: http.IncomingHttpHeaders = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const body = bytes.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1')).toString('utf8');
+  return { status: Number(statusLine.split(' ')[1]), headers, text: body, json: parseJson(body), durationMs };
 }
 
 function parseJson(text: string): unknown {

@@ -1,0 +1,41 @@
+// The contract's limits on a request as a whole (docs/api.md §Errors), checked before any route sees it.
+import type { RequestHandler } from 'express';
+import { HttpError, notFoundError } from './errors.js';
+
+export const REQUEST_TARGET_MAX_BYTES = 4096;
+export const HEADERS_MAX_BYTES = 16 * 1024;
+export const HEADER_MAX_BYTES = 8 * 1024;
+export const BODY_MAX_BYTES = 64 * 1024;
+
+export function targetTooLong(): HttpError {
+  return new HttpError(414, 'request target too long', [{ message: `the path and query must be at most ${REQUEST_TARGET_MAX_BYTES} bytes` }]);
+}
+
+export function headersTooLarge(): HttpError {
+  return new HttpError(431, 'request headers too large', [
+    { message: `headers must be at most ${HEADERS_MAX_BYTES} bytes in all and ${HEADER_MAX_BYTES} bytes each` },
+  ]);
+}
+
+/** A header line's size on the wire: `name: value` and its CRLF. Node keeps header bytes as latin1, one per char. */
+function headerLineBytes(name: string, value: string): number {
+  return name.length + value.length + 4;
+}
+
+/** 414, 431, a 400 for HTTP/1.1 without Host, and a 404 for a trailing slash, whatever the route. */
+export const requestLimits: RequestHandler = (req, _res, next) => {
+  if (req.url.length > REQUEST_TARGET_MAX_BYTES) throw targetTooLong();
+  let total = 0;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const line = headerLineBytes(req.rawHeaders[i] ?? '', req.rawHeaders[i + 1] ?? '');
+    if (line > HEADER_MAX_BYTES) throw headersTooLarge();
+    total += line;
+  }
+  if (total > HEADERS_MAX_BYTES) throw headersTooLarge();
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+    throw new HttpError(400, 'missing Host header', [{ message: 'an HTTP/1.1 request must have a Host header' }]);
+  }
+  // Paths have no trailing slash: /tasks/ is not /tasks.
+  if (req.path.length > 1 && req.path.endsWith('/')) throw notFoundError(req.method, req.path);
+  next();
+};
