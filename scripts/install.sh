@@ -62,6 +62,44 @@ node24() {
   "$dir/bin/node" --version >/dev/null
 }
 
+# The Pulumi CLI at the version of @pulumi/pulumi, for the deploy scripts' tests (about 7 minutes on 2 cores, once).
+# Its module's replace directives make `go install` refuse it, so a small wrapper module requires it, repeats those of
+# its replace directives that point at other modules, and builds its ./cmd/pulumi. When another run is building it
+# (scripts/test.sh builds it in the background), this run leaves it to that one.
+pulumi_cli() {
+  local version
+  version=v$(node -p 'require(process.argv[1]).dependencies["@pulumi/pulumi"]' "$root/package.json")
+  local bin="$cache/bin/pulumi-$version"
+  if [ ! -x "$bin" ]; then
+    exec 9>"$cache/pulumi-cli.lock"
+    if ! flock --nonblock 9; then
+      echo "install: another run is building the Pulumi CLI $version"
+      return
+    fi
+    step "Pulumi CLI $version (go build, about 7 minutes on 2 cores)"
+    local started=$SECONDS pkg=github.com/pulumi/pulumi/pkg/v3 module="$cache/pulumi-cli-module" source
+    source=$(go mod download -json "$pkg@$version" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    rm -rf "$module"
+    mkdir -p "$module"
+    (
+      cd "$module"
+      printf 'module pulumi-cli-build\n' >go.mod
+      go mod edit -json "$source/go.mod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["Replace"] or []:
+    if r["New"].get("Version"):
+        print("-replace={}={}@{}".format(r["Old"]["Path"], r["New"]["Path"], r["New"]["Version"]))' | xargs -r go mod edit
+      go get "$pkg/cmd/pulumi@$version" "github.com/pulumi/pulumi/sdk/v3@$version"
+      go build -o "$bin.partial" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+        "$pkg/cmd/pulumi"
+    )
+    mv "$bin.partial" "$bin"
+    rm -rf "$module"
+    echo "install: built the Pulumi CLI $version in $((SECONDS - started)) s"
+  fi
+  ln -sfn "pulumi-$version" "$cache/bin/pulumi"
+}
+
 python_packages() {
   local venv="$cache/venv" stamp="$cache/venv/.requirements"
   local files=("$root/requirements-dev.txt")
@@ -92,9 +130,15 @@ npm_packages() {
   done
 }
 
+# `scripts/install.sh pulumi-cli` builds only the Pulumi CLI: scripts/test.sh runs it beside the other suites.
+if [ "${1:-}" = pulumi-cli ]; then
+  pulumi_cli
+  exit
+fi
 debian_packages
 ferretdb
 actionlint
 node24
 python_packages
 npm_packages
+pulumi_cli

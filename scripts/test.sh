@@ -6,16 +6,27 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/install.sh
-export PATH="$root/.cache/venv/bin:$root/.cache/bin:$PATH"
+selected=("$@")
+wanted() { [ "${#selected[@]}" -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; }
 
 work=$(mktemp -d)
 cleanup() {
+  # The Pulumi CLI build runs in its own process group (setsid), so this stops the whole build.
+  [ -z "${pulumi_cli_build:-}" ] || kill -- "-$pulumi_cli_build" 2>/dev/null || true
   scripts/db/ferretdb.sh stop "$work/ferretdb" || true
   scripts/db/postgres.sh stop "$work/postgres" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The Pulumi CLI takes minutes to build on a fresh machine, so it builds while the other suites run; the pulumi-cli
+# suite waits for it.
+if wanted pulumi-cli; then
+  setsid scripts/install.sh pulumi-cli >"$work/pulumi-cli.log" 2>&1 &
+  pulumi_cli_build=$!
+fi
+scripts/install.sh
+export PATH="$root/.cache/venv/bin:$root/.cache/bin:$PATH"
 
 if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(scripts/db/postgres.sh start "$work/postgres" "$(scripts/db/free-port.sh)")
@@ -25,14 +36,11 @@ if [ -z "${MONGODB_URI:-}" ]; then
 fi
 export DATABASE_URL MONGODB_URI
 
-selected=("$@")
 passed=() failed=()
 suite() {
   local name=$1
   shift
-  if [ "${#selected[@]}" -gt 0 ] && [[ " ${selected[*]} " != *" $name "* ]]; then
-    return
-  fi
+  wanted "$name" || return 0
   printf '\n== test: %s\n' "$name"
   local started=$SECONDS
   if "$@"; then
@@ -53,6 +61,18 @@ check_workflows() {
     check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml &&
     check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
 }
+# Waits for the background build of the Pulumi CLI, shows its outcome, then runs the deploy scripts through it.
+pulumi_cli_suite() {
+  local started=$SECONDS
+  if ! wait "$pulumi_cli_build"; then
+    cat "$work/pulumi-cli.log"
+    return 1
+  fi
+  unset pulumi_cli_build
+  grep '^install: ' "$work/pulumi-cli.log" || true
+  echo "waited $((SECONDS - started)) s for the Pulumi CLI build"
+  npx mocha --config test/cli/mocharc.json
+}
 
 suite deployment npm test
 suite release npm run test:release
@@ -66,6 +86,7 @@ suite fuzz python -m pytest -q -rs e2e/test_fuzz.py
 suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfile
 suite shell check_shell_scripts
 suite workflows check_workflows
+suite pulumi-cli pulumi_cli_suite
 
 printf '\n== summary\n'
 for name in "${passed[@]}"; do echo "passed: $name"; done
