@@ -27,8 +27,8 @@ variables=(
   papertrailDestination:PAPERTRAIL_DESTINATION
 )
 
-# One line per key that Pulumi.yaml declares: the key, secret or plain, required (no default) or optional, and what
-# the stack file holds for it: encrypted, plain or unset. Read from the files, because every `pulumi config get`
+# One line per key the stack may need: the key, secret or plain, required (no default) or optional, and what the
+# stack file holds for it: encrypted, plain or unset. Read from the files, because every `pulumi config get`
 # fails while any required key is unset.
 declared_keys() {
   # shellcheck disable=SC2016 # JavaScript, not shell, between the single quotes
@@ -48,10 +48,20 @@ declared_keys() {
     const project = parse("Pulumi.yaml");
     const stackFile = process.argv[1];
     const config = (fs.existsSync(stackFile) && parse(stackFile)?.config) || {};
-    for (const [key, declaration] of Object.entries(project.config ?? {})) {
-      const value = config[`${project.name}:${key}`] ?? config[key];
-      const held = value === undefined ? "unset" : value?.secure !== undefined ? "encrypted" : "plain";
-      console.log(key, declaration.secret ? "secret" : "plain", "default" in declaration ? "optional" : "required", held);
+    const held = (key) => config[`${project.name}:${key}`] ?? config[key];
+    // The Docker Hub account and token are needed only by a stack that builds an image (one without both
+    // tasksImage and requestsImage). So Pulumi.yaml leaves the token undeclared (the CLI would require it everywhere)
+    // and gives the account a default; here both count as required when the stack builds.
+    const builds = !held("tasksImage") || !held("requestsImage");
+    const declarations = {
+      ...project.config,
+      dockerHubUsername: { ...project.config?.dockerHubUsername, ...(builds ? { default: undefined } : {}) },
+      dockerHubToken: { secret: true, ...(builds ? {} : { default: "" }) },
+    };
+    for (const [key, declaration] of Object.entries(declarations).sort(([a], [b]) => a.localeCompare(b))) {
+      const value = held(key);
+      const state = value === undefined ? "unset" : value?.secure !== undefined ? "encrypted" : "plain";
+      console.log(key, declaration.secret ? "secret" : "plain", declaration.default !== undefined ? "optional" : "required", state);
     }' "$stack_file"
 }
 

@@ -73,6 +73,10 @@ const free: Record<string, string> = {
     "aws:ssm/document:Document": "the SSM release document and its State Manager associations",
     "aws:ssm/association:Association": "the SSM release document and its State Manager associations",
     "aws:kms/alias:Alias": "KMS aliases",
+    "aws:ec2/eipAssociation:EipAssociation": "moving an Elastic IP to its host",
+    // Run by `pulumi up` itself: SSM's API calls to wait for a host and for a release cost nothing.
+    "pulumi-nodejs:dynamic/release:ManagedNodeReady": "the waits for a host and for its release",
+    "pulumi-nodejs:dynamic/release:ReleaseGate": "the waits for a host and for its release",
     "docker:index/image:Image": "the images pushed to Docker Hub (your Docker Hub plan applies)",
 };
 

@@ -223,8 +223,11 @@ wait_healthy() {
   while [ "$SECONDS" -lt "$deadline" ]; do
     read -r state_name restarts exit_code \
       <<<"$(docker inspect --format '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}' "$container")"
-    if [ "$state_name" = exited ] || [ "$state_name" = dead ] || [ "$restarts" -gt "$first_restarts" ]; then
-      fail "the container exited with code $exit_code before it was healthy (a crash at start, or a crash loop)"
+    if [ "$state_name" = exited ] || [ "$state_name" = dead ]; then
+      fail "the container exited with code $exit_code before it was healthy"
+    fi
+    if [ "$restarts" -gt "$first_restarts" ]; then
+      fail "the container crashed and was restarted before it was healthy (a crash loop)"
     fi
     code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$port$HEALTH_PATH" || true)
     [ "$code" = 200 ] && return 0

@@ -48,7 +48,9 @@ describe("the Pulumi CLI's checks of Pulumi.yaml's typed config", () => {
     });
 
     it("names every required key that is missing, at once", () => {
-        expect(requiredKeys).to.include.members(["dockerHubUsername", ...Object.keys(sentinelSecrets)]);
+        // The Docker Hub account and token are needed only to build, so a stack that releases given digests has
+        // neither: the program asks for them when it builds.
+        expect(requiredKeys).to.have.members(["mongodbUri", "postgresUrl", "logseneToken", "papertrailDestination"]);
         const result = preview();
         expect(result.stderr).to.equal(
             `error: validating stack config: Stack 'dev' is missing configuration values ${quotedList(requiredKeys)}\n`,

@@ -16,7 +16,10 @@ import { DockerEngine, must } from "./engine";
 
 const script = path.join(root, "components", "release", "release-service.sh");
 
-/** A port whose two release slots (port+10000, port+20000) are free too. */
+/**
+ * A port whose two release slots (port+10000, port+20000) are free too, all below the kernel's ephemeral range
+ * (32768 and up), as on the hosts (8080 and 8000): a client socket never holds a slot's port as its own.
+ */
 async function freeServicePort(): Promise<number> {
     const free = (port: number) =>
         new Promise<boolean>((resolve) => {
@@ -25,7 +28,7 @@ async function freeServicePort(): Promise<number> {
             server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
         });
     for (let attempt = 0; attempt < 50; attempt++) {
-        const port = 20000 + Math.floor(Math.random() * 25000);
+        const port = 2000 + Math.floor(Math.random() * 10000);
         if ((await free(port)) && (await free(port + 10000)) && (await free(port + 20000))) return port;
     }
     throw new Error("no free port with free release slots");

@@ -94,8 +94,9 @@ function resolveSecretFiles(env: NodeJS.ProcessEnv): SecretsResolved {
       problems.set(name, `${fileVariable} names a file that cannot be read (${code})`);
       continue;
     }
-    // Files written by `echo` or an editor end with a newline that is not part of the secret.
-    const value = content.endsWith('\n') ? content.slice(0, -1) : content;
+    // Files written by `echo` or an editor end with a newline that is not part of the secret; no secret this service
+    // reads can begin or end with whitespace, so none is kept (as the requests service does).
+    const value = content.trim();
     if (value === '') {
       problems.set(name, `${fileVariable} names an empty file`);
       continue;

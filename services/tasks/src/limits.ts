@@ -5,6 +5,8 @@ import { HttpError, notFoundError } from './errors.js';
 export const REQUEST_TARGET_MAX_BYTES = 4096;
 export const HEADERS_MAX_BYTES = 16 * 1024;
 export const HEADER_MAX_BYTES = 8 * 1024;
+/** Header fields, as gunicorn (the requests service's server) and Apache count them by default. */
+export const HEADER_COUNT_MAX = 100;
 export const BODY_MAX_BYTES = 64 * 1024;
 
 export function targetTooLong(): HttpError {
@@ -13,7 +15,11 @@ export function targetTooLong(): HttpError {
 
 export function headersTooLarge(): HttpError {
   return new HttpError(431, 'request headers too large', [
-    { message: `headers must be at most ${HEADERS_MAX_BYTES} bytes in all and ${HEADER_MAX_BYTES} bytes each` },
+    {
+      message:
+        `headers must be at most ${HEADERS_MAX_BYTES} bytes in all and ${HEADER_MAX_BYTES} bytes each, ` +
+        `and at most ${HEADER_COUNT_MAX} fields`,
+    },
   ]);
 }
 
@@ -25,6 +31,7 @@ function headerLineBytes(name: string, value: string): number {
 /** 414, 431, a 400 for HTTP/1.1 without Host, and a 404 for a trailing slash, whatever the route. */
 export const requestLimits: RequestHandler = (req, _res, next) => {
   if (req.url.length > REQUEST_TARGET_MAX_BYTES) throw targetTooLong();
+  if (req.rawHeaders.length / 2 > HEADER_COUNT_MAX) throw headersTooLarge();
   let total = 0;
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const line = headerLineBytes(req.rawHeaders[i] ?? '', req.rawHeaders[i + 1] ?? '');

@@ -12,11 +12,17 @@ export const SORTS = ['-created_at', 'created_at', '-updated_at', 'updated_at'] 
 export type Sort = (typeof SORTS)[number];
 
 /**
+ * What "surrounding whitespace" means in the contract: Unicode's White_Space characters, as the requests service and
+ * both OpenAPI documents read it (JavaScript's own trim() also takes U+FEFF and leaves U+0085).
+ */
+const surroundingWhiteSpace = /^\p{White_Space}+|\p{White_Space}+$/gu;
+
+/**
  * Text of at most `max` code points (counted after trimming, when `trim`), without lone surrogates, which JSON's
  * `\ud800` escapes allow.
  */
 const text = (max: number, { trim }: { trim: boolean }) =>
-  (trim ? z.string().trim() : z.string())
+  (trim ? z.string().overwrite((value) => value.replace(surroundingWhiteSpace, '')) : z.string())
     .refine((value) => value.isWellFormed(), 'must be valid Unicode text: no lone surrogates')
     .refine((value) => codePointLength(value) <= max, `must be at most ${max} characters`);
 

@@ -120,13 +120,13 @@ describe('config', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('reads MONGODB_URI_FILE and LOGSENE_TOKEN_FILE, dropping one trailing newline', () => {
+    it('reads MONGODB_URI_FILE and LOGSENE_TOKEN_FILE, dropping a trailing newline', () => {
       const config = loadConfig({ MONGODB_URI_FILE: file('uri', `${uri}\n`), LOGSENE_TOKEN_FILE: file('token', 'tok-s3cret') });
       expect(config).to.include({ mongodbUri: uri, logseneToken: 'tok-s3cret' });
     });
 
-    it('drops only one trailing newline', () => {
-      expect(loadConfig({ ...valid, LOGSENE_TOKEN_FILE: file('two-newlines', 'tok\n\n') }).logseneToken).to.equal('tok\n');
+    it('drops the surrounding whitespace, as for the variable itself', () => {
+      expect(loadConfig({ ...valid, LOGSENE_TOKEN_FILE: file('two-newlines', ' tok\r\n\n') }).logseneToken).to.equal('tok');
     });
 
     it('takes an empty NAME_FILE for unset, as an empty NAME', () => {

@@ -47,7 +47,7 @@ describe('openapi.json', () => {
   it('counts a title the way the service does: trimmed, in code points, 1 to 200', async () => {
     const title = (value: string): Promise<string[]> => schemaProblems('/components/schemas/Title', value);
     for (const good of ['x', 'x'.repeat(200), '😀'.repeat(200), ` \t${'x'.repeat(200)}\u3000\n`, 'a b']) expect(await title(good), good).to.deep.equal([]);
-    for (const bad of ['', '   ', '\ufeff', 'x'.repeat(201), '😀'.repeat(201)]) expect(await title(bad), bad).not.to.deep.equal([]);
+    for (const bad of ['', '   ', '\u0085', 'x'.repeat(201), '😀'.repeat(201)]) expect(await title(bad), bad).not.to.deep.equal([]);
   });
 });
 

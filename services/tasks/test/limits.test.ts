@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import { HEAD_SIZE_CAP } from '../src/http-server.js';
-import { BODY_MAX_BYTES, HEADER_MAX_BYTES, HEADERS_MAX_BYTES, REQUEST_TARGET_MAX_BYTES } from '../src/limits.js';
+import { BODY_MAX_BYTES, HEADER_COUNT_MAX, HEADER_MAX_BYTES, HEADERS_MAX_BYTES, REQUEST_TARGET_MAX_BYTES } from '../src/limits.js';
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, type TaskJson } from '../src/task-model.js';
 import { LIST_LIMIT_MAX, LIST_OFFSET_MAX, SEARCH_MAX_LENGTH } from '../src/validation.js';
 import { schemaProblems } from './support/contract.js';
@@ -181,6 +181,20 @@ describe('limits: at the edge', () => {
     it('all headers', async () => {
       expect((await withHeaders(HEADERS_MAX_BYTES, 4000)).status).to.equal(200);
       expect((await withHeaders(HEADERS_MAX_BYTES + 1, 4000)).status).to.equal(431);
+    });
+
+    it(`${HEADER_COUNT_MAX} header fields, one more refused`, async () => {
+      const fields = (count: number) =>
+        rawRequest(
+          server.port,
+          [
+            'GET /health HTTP/1.1',
+            ...fixed.map(([name, value]) => `${name}: ${value}`),
+            ...Array.from({ length: count - fixed.length }, (_, n) => `X-F${n}: f`),
+          ].join('\r\n'),
+        );
+      expect((await fields(HEADER_COUNT_MAX)).status).to.equal(200);
+      expect((await fields(HEADER_COUNT_MAX + 1)).status).to.equal(431);
     });
 
     it('even past what Node itself reads (answered by the server, not the app)', async () => {
