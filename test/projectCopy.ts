@@ -24,7 +24,7 @@ export const secretsEnvironment = {
 };
 
 /** Tools the deploy scripts call, found where they are installed. The Pulumi CLI is the one install.sh builds. */
-const toolsOnPath = ["bash", "env", "dirname", "grep", "awk", "mkdir", "script", "stty", "npm"];
+const toolsOnPath = ["bash", "env", "dirname", "grep", "awk", "sed", "mkdir", "script", "stty", "npm"];
 
 export class ProjectCopy {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "project-"));
@@ -35,7 +35,8 @@ export class ProjectCopy {
 
     /** `cli: false` leaves the Pulumi CLI out, for tests that run before it is built. */
     constructor({ cli = true } = {}) {
-        for (const file of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "scripts/deploy.sh", "scripts/stack-secrets.sh"]) {
+        const files = ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "scripts/deploy.sh", "scripts/stack-secrets.sh", "scripts/release-status.sh"];
+        for (const file of files) {
             fs.mkdirSync(path.dirname(path.join(this.dir, file)), { recursive: true });
             fs.copyFileSync(path.join(root, file), path.join(this.dir, file));
         }
@@ -46,6 +47,11 @@ export class ProjectCopy {
         fs.symlinkSync(process.execPath, path.join(this.bin, "node"));
         if (cli) fs.symlinkSync(tool("pulumi"), path.join(this.bin, "pulumi"));
         for (const name of toolsOnPath) fs.symlinkSync(systemTool(name), path.join(this.bin, name));
+    }
+
+    /** Puts a tool the tests installed (the AWS CLI, say) on the copy's PATH. */
+    addTool(name: string): void {
+        fs.symlinkSync(tool(name), path.join(this.bin, name));
     }
 
     /** A stand-in `docker` whose `info` succeeds, as with a running engine; it records its calls. */
