@@ -53,10 +53,35 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
     throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
-/** A real moto server on loopback: the SSM API the boot script talks to. */
-export async function startMotoServer(): Promise<{ endpoint: string; stop(): void }> {
+/** A real moto server on loopback, the AWS API (SSM) the tests talk to, and the real AWS CLI pointed at it. */
+export interface Moto {
+    endpoint: string;
+    /** What an AWS client needs to reach it: the endpoint, test credentials, the region. */
+    env: NodeJS.ProcessEnv;
+    /** Runs the AWS CLI against it; a failure throws with the CLI's output. */
+    aws(...args: string[]): string;
+    stop(): void;
+}
+
+export async function startMotoServer(): Promise<Moto> {
     const port = await freePort();
     const server = spawn(tool("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
     await waitForPort(port, 15000);
-    return { endpoint: `http://127.0.0.1:${port}`, stop: () => server.kill() };
+    const endpoint = `http://127.0.0.1:${port}`;
+    const env = {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_DEFAULT_REGION: "eu-west-1",
+    };
+    return {
+        endpoint,
+        env,
+        aws(...args: string[]) {
+            const result = run(tool("aws"), args, { ...process.env, PATH: toolPath(), ...env });
+            if (result.status !== 0) throw new Error(`aws ${args.join(" ")} failed:\n${result.stderr}`);
+            return result.stdout;
+        },
+        stop: () => server.kill(),
+    };
 }

@@ -5,8 +5,7 @@ import { expect } from "chai";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { minimalConfig, named, runProgram } from "./mocks";
-import { startMotoServer, toolPath } from "./tools";
-import { run } from "./tools";
+import { Moto, startMotoServer } from "./tools";
 
 const requireFromString: (code: string) => { handler(): DynamicProvider } = require("require-from-string");
 
@@ -66,18 +65,14 @@ class SsmFront {
 
 describe("release waiters, deserialized and run against SSM", function () {
     this.timeout(60000);
-    let moto: { endpoint: string; stop(): void };
+    let moto: Moto;
     let front: SsmFront;
     let managedNode: { provider: DynamicProvider; inputs: Record<string, unknown> };
     let gate: { provider: DynamicProvider; inputs: Record<string, unknown> };
     const savedEnv = { ...process.env };
 
-    const aws = (...args: string[]) => {
-        const result = run("aws", args, { ...process.env, PATH: toolPath(), AWS_ENDPOINT_URL: moto.endpoint, AWS_DEFAULT_REGION: "eu-west-1" });
-        if (result.status !== 0) throw new Error(result.stderr);
-    };
     const writeRecord = (value: string) =>
-        aws("ssm", "put-parameter", "--name", "/microservices/dev/tasks/releases/tasks-host-id", "--type", "String", "--overwrite", "--value", value);
+        moto.aws("ssm", "put-parameter", "--name", "/microservices/dev/tasks/releases/tasks-host-id", "--type", "String", "--overwrite", "--value", value);
 
     before(async () => {
         moto = await startMotoServer();

@@ -3,10 +3,10 @@
 // real release script with the release tests' harness (its own Docker engine, registry, Caddy and moto).
 //   npx ts-node bench/release/run.ts [--releases N] [--clients C] [--json]
 import { ReleaseInputs } from "../../components/release/document";
-import { buildAwsCliProbe, buildProxyImage, DockerEngine, must, pushServiceImage, Registry } from "../../test/release/engine";
+import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushServiceImage, Registry } from "../../test/release/engine";
 import { TestHost } from "../../test/release/host";
 import { LoadReport, startLoad } from "../../test/release/load";
-import { startMotoServer, toolPath } from "../../test/tools";
+import { startMotoServer } from "../../test/tools";
 
 interface Row {
     kind: string;
@@ -45,15 +45,8 @@ async function main(): Promise<void> {
         const versions = Array.from({ length: 2 * releases + 1 }, (_, index) => `v${index}`);
         const images = Object.fromEntries(versions.map((version) => [version, pushServiceImage(engine, registry, "healthy", version)]));
         const never = pushServiceImage(engine, registry, "never", "never");
-        must("aws", ["ssm", "put-parameter", "--name", "/microservices/bench/tasks/MONGODB_URI", "--type", "SecureString", "--value", "mongodb://bench"], {
-            ...process.env,
-            PATH: toolPath(),
-            AWS_ENDPOINT_URL: moto.endpoint,
-            AWS_ACCESS_KEY_ID: "testing",
-            AWS_SECRET_ACCESS_KEY: "testing",
-            AWS_DEFAULT_REGION: "eu-west-1",
-        });
-        host = new TestHost(engine, moto.endpoint, { proxy: "caddy-from-debian:bench", awsCli: "aws-cli-probe:bench" });
+        moto.aws("ssm", "put-parameter", "--name", "/microservices/bench/tasks/MONGODB_URI", "--type", "SecureString", "--value", "mongodb://bench");
+        host = new TestHost(engine, moto, { proxy: "caddy-from-debian:bench", awsCli: "aws-cli-probe:bench" });
         await host.boot();
         const inputs = (image: string, healthTimeoutSeconds = 30): ReleaseInputs => ({
             image,

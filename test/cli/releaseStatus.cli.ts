@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { project, sentinelSecrets } from "../mocks";
 import { ProjectCopy } from "../projectCopy";
-import { run, startMotoServer, toolPath } from "../tools";
+import { Moto, startMotoServer } from "../tools";
 
 const instance = "i-0123456789abcdef0";
 const failedRecord =
@@ -13,9 +13,8 @@ const failedRecord =
     "\nat=2026-11-29T10:00:00Z\nreason=GET /health did not answer 200 within 120 s (last: HTTP 503)\nlogs:\nMONGODB_URI_FILE: cannot read";
 
 describe("scripts/release-status.sh with the real Pulumi and AWS CLIs", () => {
-    let moto: { endpoint: string; stop(): void };
+    let moto: Moto;
     let copy: ProjectCopy;
-    const aws = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" };
 
     before(async () => {
         moto = await startMotoServer();
@@ -37,13 +36,7 @@ describe("scripts/release-status.sh with the real Pulumi and AWS CLIs", () => {
         const file = path.join(copy.dir, "state.json");
         fs.writeFileSync(file, JSON.stringify(exported));
         expect(copy.pulumi(["stack", "import", "--stack", "dev", "--file", file]).status).to.equal(0);
-        const put = run(
-            "aws",
-            ["ssm", "put-parameter", "--region", "eu-west-1", "--name", `/${project}/dev/tasks/releases/${instance}`,
-                "--type", "String", "--value", failedRecord],
-            { ...process.env, ...aws, PATH: toolPath(), AWS_ENDPOINT_URL: moto.endpoint },
-        );
-        expect(put.status, put.stderr).to.equal(0);
+        moto.aws("ssm", "put-parameter", "--name", `/${project}/dev/tasks/releases/${instance}`, "--type", "String", "--value", failedRecord);
     });
     after(() => {
         copy?.remove();
@@ -51,7 +44,7 @@ describe("scripts/release-status.sh with the real Pulumi and AWS CLIs", () => {
     });
 
     const status = (...args: string[]) =>
-        copy.run("scripts/release-status.sh", args, { ...aws, PULUMI_BACKEND_URL: copy.backend, AWS_ENDPOINT_URL: moto.endpoint });
+        copy.run("scripts/release-status.sh", args, { ...moto.env, AWS_DEFAULT_REGION: undefined, PULUMI_BACKEND_URL: copy.backend });
 
     it("prints the host's record of its last release, then asks the host for its live state through SSM", () => {
         const result = status("dev", "tasks");
@@ -61,14 +54,7 @@ describe("scripts/release-status.sh with the real Pulumi and AWS CLIs", () => {
             `-- last release, as the host recorded it (/${project}/dev/tasks/releases/${instance}):\n${failedRecord}\n`,
         );
         expect(result.stdout).to.include(`-- a shell on the host: aws ssm start-session --region eu-west-1 --target ${instance}\n`);
-        const commands = JSON.parse(
-            run("aws", ["ssm", "list-commands", "--region", "eu-west-1"], {
-                ...process.env,
-                ...aws,
-                PATH: toolPath(),
-                AWS_ENDPOINT_URL: moto.endpoint,
-            }).stdout,
-        ).Commands;
+        const commands = JSON.parse(moto.aws("ssm", "list-commands")).Commands;
         expect(commands.map((command: { InstanceIds: string[]; DocumentName: string; Parameters: unknown }) => [
             command.InstanceIds,
             command.DocumentName,

@@ -11,8 +11,8 @@ import { HostBootstrap, HostPaths, renderProxyUnit, renderReleaseConfig } from "
 import { ReleaseInputs, releaseParameters, renderReleaseDocument } from "../../components/release/document";
 import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
 import { root } from "../mocks";
-import { toolPath } from "../tools";
-import { DockerEngine, must } from "./engine";
+import { Moto, toolPath } from "../tools";
+import { DockerEngine } from "./engine";
 
 const script = path.join(root, "components", "release", "release-service.sh");
 
@@ -86,7 +86,7 @@ export class TestHost {
 
     constructor(
         private readonly engine: DockerEngine,
-        private readonly ssmEndpoint: string,
+        private readonly moto: Moto,
         private readonly images: { proxy: string; awsCli: string },
     ) {}
 
@@ -112,9 +112,7 @@ export class TestHost {
         return this.engine.env({
             PATH: toolPath(),
             RELEASE_CONFIG: this.paths.config,
-            AWS_ENDPOINT_URL: this.ssmEndpoint,
-            AWS_ACCESS_KEY_ID: "testing",
-            AWS_SECRET_ACCESS_KEY: "testing",
+            ...this.moto.env,
             AWS_SSM_INSTANCE_ID: this.instanceId,
             ...extra,
         });
@@ -167,11 +165,8 @@ export class TestHost {
 
     /** The outcome the host recorded for its last release. */
     record(): ReleaseRecord {
-        const value = must(
-            "aws",
-            ["ssm", "get-parameter", "--name", `${this.bootstrap.recordPath}/${this.instanceId}`, "--query", "Parameter.Value", "--output", "text"],
-            this.env({ AWS_DEFAULT_REGION: "eu-west-1" }),
-        );
+        const name = `${this.bootstrap.recordPath}/${this.instanceId}`;
+        const value = this.moto.aws("ssm", "get-parameter", "--name", name, "--query", "Parameter.Value", "--output", "text");
         return parseReleaseRecord(value.replace(/\n$/, ""));
     }
 

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { ReleaseInputs } from "../../components/release/document";
-import { startMotoServer, toolPath } from "../tools";
+import { Moto, startMotoServer } from "../tools";
 import { buildAwsCliProbe, buildProxyImage, DockerEngine, must, pushServiceImage, Registry } from "./engine";
 import { get, TestHost } from "./host";
 import { LoadReport, startLoad } from "./load";
@@ -30,25 +30,16 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
     this.timeout(180000);
     const engine = new DockerEngine();
     const registry = new Registry();
-    let moto: { endpoint: string; stop(): void };
+    let moto: Moto;
     let host: TestHost;
     const images: Record<string, string> = {};
     const parameterPath = "/microservices/test/tasks";
 
-    const aws = (...args: string[]) =>
-        must("aws", args, {
-            ...process.env,
-            PATH: toolPath(),
-            AWS_ENDPOINT_URL: moto.endpoint,
-            AWS_ACCESS_KEY_ID: "testing",
-            AWS_SECRET_ACCESS_KEY: "testing",
-            AWS_DEFAULT_REGION: "eu-west-1",
-        });
     /** Stores a secret in SSM and returns the version it got. */
     const putSecret = (name: string, value: string): number =>
         Number(
             JSON.parse(
-                aws("ssm", "put-parameter", "--name", `${parameterPath}/${name}`, "--type", "SecureString", "--value", value, "--overwrite"),
+                moto.aws("ssm", "put-parameter", "--name", `${parameterPath}/${name}`, "--type", "SecureString", "--value", value, "--overwrite"),
             ).Version,
         );
 
@@ -79,7 +70,7 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
             images[name] = pushServiceImage(engine, registry, mode, name);
         }
         mongoVersion = putSecret("MONGODB_URI", "mongodb://tasks:first-S3cret@db.example.com/tasks");
-        host = new TestHost(engine, moto.endpoint, { proxy: proxyImage, awsCli: awsCliProbe });
+        host = new TestHost(engine, moto, { proxy: proxyImage, awsCli: awsCliProbe });
         await host.boot();
     });
 
