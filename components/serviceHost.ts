@@ -305,7 +305,8 @@ export class ServiceHost extends pulumi.ComponentResource {
     /**
      * A release: the SSM document that runs the host's release script, an association that runs it with this
      * release's inputs (replaced, so run again, whenever they change), and the gate that waits for the host to record
-     * the outcome. The association waits for the host to be an online managed node.
+     * the outcome. The association waits for the host to be an online managed node. The host writes its record itself
+     * (a parameter Pulumi does not manage, so a refresh sees no drift in it); the host's wait removes it with the host.
      */
     private release(
         settings: Settings,
@@ -320,9 +321,16 @@ export class ServiceHost extends pulumi.ComponentResource {
             { documentType: "Command", documentFormat: "JSON", content, tags: this.tags },
             { parent: this },
         );
+        const recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name);
         const managedNode = new ManagedNodeReady(
             `${name}-managed-node`,
-            { instanceIds: pulumi.all([host.id]), region: this.region, timeoutSeconds: settings.hostReadyTimeoutSeconds, pollSeconds: 5 },
+            {
+                instanceIds: pulumi.all([host.id]),
+                recordPath,
+                region: this.region,
+                timeoutSeconds: settings.hostReadyTimeoutSeconds,
+                pollSeconds: 5,
+            },
             { parent: this },
         );
         const secretVersions = Object.fromEntries(
@@ -369,7 +377,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 serviceName: name,
                 associationId: association.associationId,
                 instanceIds: managedNode.instanceIds,
-                recordPath: releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name),
+                recordPath,
                 releaseId: inputs.releaseId,
                 region: this.region,
                 startTimeoutSeconds: settings.hostReadyTimeoutSeconds,
@@ -377,22 +385,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 pollSeconds: 5,
                 statusCommand: `scripts/release-status.sh ${pulumi.getStack()} ${name}`,
             },
-            { parent: this, dependsOn: [this.releaseRecord(host)] },
-        );
-    }
-
-    /** The SSM parameter where the host records its releases' outcomes; the host writes it, Pulumi never resets it. */
-    private releaseRecord(host: aws.ec2.Instance): aws.ssm.Parameter {
-        return new aws.ssm.Parameter(
-            `${this.serviceName}-release-record`,
-            {
-                name: pulumi.interpolate`${releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName)}/${host.id}`,
-                type: "String",
-                value: "release=none\nstatus=pending\n",
-                description: `Outcome of the ${this.serviceName} host's last release, written by the host`,
-                tags: this.tags,
-            },
-            { parent: this, ignoreChanges: ["value"] },
+            { parent: this },
         );
     }
 

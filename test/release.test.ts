@@ -66,6 +66,7 @@ describe("releases (under the mocks)", () => {
             expect(association.inputs).not.to.have.property("waitForSuccessTimeoutSeconds");
             expect(inputsOf(run, `${service}-managed-node`)).to.deep.include({
                 instanceIds: [`${service}-host-id`],
+                recordPath: `/microservices/dev/${service}/releases`,
                 region: "eu-west-1",
                 timeoutSeconds: 900,
             });
@@ -82,10 +83,8 @@ describe("releases (under the mocks)", () => {
                 timeoutSeconds: 600,
                 statusCommand: `scripts/release-status.sh dev ${service}`,
             });
-            expect(gate.options.dependsOn).to.deep.equal([`${service}-release-record`]);
-            const record = named(run.resources, `${service}-release-record`);
-            expect(record.inputs).to.deep.include({ name: `/microservices/dev/${service}/releases/${service}-host-id`, type: "String" });
-            expect(record.options.ignoreChanges, "the host writes it; pulumi never resets it").to.deep.equal(["value"]);
+            // The host writes its record itself: a parameter of Pulumi's own would show as drift after every release.
+            expect(run.resources.filter((resource) => String(resource.inputs.name).includes("/releases"))).to.deep.equal([]);
         }
     });
 

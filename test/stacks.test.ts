@@ -95,7 +95,7 @@ describe("stack files", () => {
             "10.20.0.0/16",
         ]);
         const parameterNames = ofType(prod.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs.name);
-        expect(parameterNames).to.have.length(6);
+        expect(parameterNames).to.have.length(4);
         expect(parameterNames.every((name) => String(name).startsWith("/microservices/prod/"))).to.equal(true);
     });
 

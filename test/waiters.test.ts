@@ -189,4 +189,20 @@ describe("release waiters, deserialized and run against SSM", function () {
         const changed = { ...gate.inputs, releaseId: "ffffffffffff", associationId: "other" };
         expect((await gate.provider.diff("x", gate.inputs, changed)).replaces.sort()).to.deep.equal(["associationId", "releaseId"]);
     });
+
+    it("removes the host's release record when the host goes, and does not mind one already gone", async () => {
+        writeRecord("release=none\nstatus=pending");
+        const provider = managedNode.provider as DynamicProvider & { delete(id: string, olds: Record<string, unknown>): Promise<void> };
+        await provider.delete("tasks-host-id", managedNode.inputs);
+        expect(() => moto.aws("ssm", "get-parameter", "--name", "/microservices/dev/tasks/releases/tasks-host-id")).to.throw(
+            "ParameterNotFound",
+        );
+        await provider.delete("tasks-host-id", managedNode.inputs);
+    });
+
+    it("waits again only for another host, not for a new timeout", async () => {
+        const diff = (news: Record<string, unknown>) => managedNode.provider.diff("x", managedNode.inputs, news);
+        expect(await diff({ ...managedNode.inputs, timeoutSeconds: 60 })).to.deep.include({ changes: true, replaces: [] });
+        expect((await diff({ ...managedNode.inputs, instanceIds: ["i-0ther"] })).replaces).to.deep.equal(["instanceIds"]);
+    });
 });

@@ -17,15 +17,17 @@ function sleep(seconds: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
-/** Any changed input replaces the step, so it runs (and waits) again. */
+/** Any changed input replaces the step, so it runs (and waits) again; the old one goes once the update is done. */
 function replaceOnAnyChange(olds: Record<string, unknown>, news: Record<string, unknown>): pulumi.dynamic.DiffResult {
     const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((key) => key !== "__provider");
     const replaces = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
-    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
 }
 
 export interface ManagedNodeInputs {
     instanceIds: string[];
+    /** SSM path of the hosts' release records: one goes with its host. */
+    recordPath: string;
     region: string;
     timeoutSeconds: number;
     pollSeconds: number;
@@ -173,13 +175,35 @@ export async function waitForRelease(inputs: ReleaseGateInputs): Promise<{ at: s
     }
 }
 
+/** Removes the release records of hosts that are gone; a record already gone is fine. */
+export async function removeReleaseRecords(inputs: ManagedNodeInputs): Promise<void> {
+    const { DeleteParameterCommand } = sdk();
+    const client = ssmClient(inputs.region);
+    for (const instanceId of inputs.instanceIds) {
+        try {
+            await client.send(new DeleteParameterCommand({ Name: `${inputs.recordPath}/${instanceId}` }));
+        } catch (error) {
+            if ((error as { name?: string }).name !== "ParameterNotFound") throw error;
+        }
+    }
+}
+
 const managedNodeProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ManagedNodeInputs) {
         await waitForManagedNodes(inputs);
         return { id: inputs.instanceIds.join(","), outs: inputs };
     },
+    async delete(_id: string, olds: ManagedNodeInputs) {
+        await removeReleaseRecords(olds);
+    },
+    // A host, once online, need not be waited for again: only another host (or record path) is a new step.
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return replaceOnAnyChange(olds, news);
+        const changed = replaceOnAnyChange(olds, news);
+        const replaces = changed.replaces!.filter((key) => ["instanceIds", "recordPath", "region"].includes(key));
+        return { ...changed, replaces };
+    },
+    async update(_id: string, _olds: ManagedNodeInputs, news: ManagedNodeInputs) {
+        return { outs: news };
     },
 };
 
