@@ -73,22 +73,30 @@ export function get(port: number, urlPath: string): Promise<{ status: number; bo
 export class TestHost {
     readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-host-"));
     /** State on disk; the run folder on a tmpfs, as /run is on the hosts. */
-    readonly paths: HostPaths = {
-        config: path.join(this.folder, "release-service.env"),
-        state: path.join(this.folder, "state"),
-        run: fs.mkdtempSync("/dev/shm/release-run-"),
-    };
+    readonly paths: HostPaths;
     readonly instanceId = `i-0${Math.random().toString(16).slice(2, 18).padEnd(16, "0")}`;
-    readonly service = "tasks";
+    readonly service: string;
     port = 0;
     bootstrap!: HostBootstrap;
     private proxy?: ChildProcess;
 
+    /**
+     * `service` names the host's containers (two hosts on one engine need two names); `runOnDisk` puts the run folder
+     * on a disk instead of a tmpfs, as a misconfigured host would.
+     */
     constructor(
         private readonly engine: DockerEngine,
         private readonly moto: Moto,
         private readonly images: { proxy: string; awsCli: string },
-    ) {}
+        { service = "tasks", runOnDisk = false } = {},
+    ) {
+        this.service = service;
+        this.paths = {
+            config: path.join(this.folder, "release-service.env"),
+            state: path.join(this.folder, "state"),
+            run: runOnDisk ? fs.mkdtempSync(path.join(this.folder, "run-")) : fs.mkdtempSync("/dev/shm/release-run-"),
+        };
+    }
 
     /** What the bootstrap's cloud-config does: the script's settings, the proxy started, the host marked ready. */
     async boot(): Promise<void> {

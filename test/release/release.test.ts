@@ -248,4 +248,23 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
                 `--name ${parameterPath}/MONGODB_URI:${mongoVersion} --with-decryption --query Parameter.Value --output text`,
         );
     });
+
+    it("refuses to write secrets anywhere but on a tmpfs", async () => {
+        const misconfigured = new TestHost(engine, moto, { proxy: proxyImage, awsCli: awsCliProbe }, {
+            service: "misconfigured",
+            runOnDisk: true,
+        });
+        try {
+            await misconfigured.boot();
+            const release = await misconfigured.deploy(inputs(images.v1));
+            expect(release.status).to.equal(1);
+            expect(misconfigured.record()).to.include({
+                status: "failed",
+                reason: `${misconfigured.paths.run} is not a tmpfs; secrets must not touch the disk`,
+            });
+            expect(fs.readdirSync(misconfigured.paths.run).filter((entry) => entry !== "proxy")).to.deep.equal([]);
+        } finally {
+            await misconfigured.destroy();
+        }
+    });
 });
