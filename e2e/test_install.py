@@ -165,24 +165,26 @@ def test_a_step_shows_progress_while_it_runs_then_its_duration_and_a_rerun_skips
     )
 
 
-def test_a_failing_step_shows_the_end_of_its_log_and_stops(tmp_path):
+def test_a_failing_step_shows_the_start_and_end_of_its_output_and_stops(tmp_path):
     checkout = fresh_checkout(tmp_path / "checkout")
-    (checkout / "scripts" / "receivers" / "requirements.txt").write_text("trustme===\n")  # not a requirement
+    (checkout / "package-lock.json").write_text("{")  # npm ci in the root, the first of the npm folders, fails
 
-    done = install(checkout, "python", "npm")
+    done = install(checkout, "npm")
 
     assert done.returncode != 0
-    assert done.stdout.splitlines() == ["== install: Python packages"]
-    log = checkout / ".cache" / "logs" / "python.log"
+    assert done.stdout.splitlines() == ["== install: npm packages", "    npm ci in ."]
+    log = checkout / ".cache" / "logs" / "npm.log"
     error = done.stderr.splitlines()
-    assert re.fullmatch(
-        rf"install: Python packages failed: .*/python -m pip install .* exited with \d+; the end of its log \({log}\):",
-        error[0],
+    assert error[0] == (
+        "install: npm packages failed: npm ci --no-audit --no-fund exited with 1; the start and end of its output"
+        f" (all in {log}):"
     )
-    assert any("trustme===" in line for line in error[1:]), done.stderr
-    assert all(line.startswith("    ") for line in error[1:])
-    assert not (checkout / ".cache" / "venv" / ".installed").exists()
-    assert not (checkout / "services" / "tasks" / "node_modules").exists()  # the steps after it did not run
+    # npm puts the cause first and its usage text after: both ends are shown, and nothing between.
+    output = log.read_text().splitlines()[1:]  # after the run's header line
+    assert len(output) > 30
+    assert "npm error code EUSAGE" in output[:8]
+    assert error[1:] == [f"    {line}" for line in output[:8]] + ["    ..."] + [f"    {line}" for line in output[-22:]]
+    assert not (checkout / "services" / "tasks" / "node_modules").exists()  # the folders after it were left alone
 
 
 def test_a_second_local_install_skips_every_step_and_says_what_is_ready():

@@ -178,15 +178,26 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
 
 # Runs one command of the current step ($step) with its output appended to the step's log ($log), printing a line
 # every $progress_seconds seconds with the step's time so far and the command's latest output line. When the command
-# fails, it shows the end of the log and exits.
+# fails, it shows the start and the end of that output and exits.
 quietly() {
-  local status=0
+  local status=0 from
+  from=$(($(wc -l <"$log") + 1))
   "$@" 2>&1 | tee -a "$log" | show_progress || status=$?
   if [ "$status" -ne 0 ]; then
-    echo "install: $(label "$step") failed: $* exited with $status; the end of its log ($log):" >&2
-    tail -n 30 "$log" | sed 's/^/    /' >&2
+    echo "install: $(label "$step") failed: $* exited with $status; the start and end of its output (all in $log):" >&2
+    tail -n +"$from" "$log" | head_and_tail >&2
     exit "$status"
   fi
+}
+
+# The first 8 and the last 22 lines of its input, indented: npm puts a failure's cause first, pip and go last.
+head_and_tail() {
+  awk 'NR <= 8 { print "    " $0; next }
+    { kept[NR] = $0; delete kept[NR - 22] }
+    END {
+      if (NR > 30) print "    ..."
+      for (i = (NR > 30 ? NR - 21 : 9); i <= NR; i++) print "    " kept[i]
+    }'
 }
 
 show_progress() {
