@@ -4,9 +4,12 @@ missing."""
 
 import contextlib
 import os
+import queue
 import re
+import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,13 +30,11 @@ STEP_LINES = [
 
 
 class RunLocal:
-    """scripts/run-local.sh of `checkout` in its own session, its output read line by line."""
+    """scripts/run-local.sh of `checkout` on free ports, in its own session, its output read line by line. close()
+    stops it as Ctrl-C does (so it stops the servers it started) and deletes the logs it kept."""
 
-    def __init__(self, checkout: Path, tasks_port: int = 0, requests_port: int = 0):
-        env = os.environ | {
-            "TASKS_PORT": str(tasks_port or free_port()),
-            "REQUESTS_PORT": str(requests_port or free_port()),
-        }
+    def __init__(self, checkout: Path):
+        env = os.environ | {"TASKS_PORT": str(free_port()), "REQUESTS_PORT": str(free_port())}
         self.process = subprocess.Popen(
             [str(checkout / "scripts" / "run-local.sh")],
             env=env,
@@ -43,25 +44,48 @@ class RunLocal:
             start_new_session=True,  # its own process group, as a terminal's foreground job
         )
         self.lines: list[str] = []
+        self._unread: queue.Queue[str | None] = queue.Queue()  # None: its output ended
+        threading.Thread(target=self._read, daemon=True).start()
 
-    def read_until(self, last: str) -> list[str]:
-        """The lines up to and including the first that starts with `last`."""
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+    def _read(self) -> None:
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self._unread.put(line.rstrip("\n"))
+        self._unread.put(None)
+
+    def read_until(self, last: str, timeout: float = 60) -> list[str]:
+        """The lines so far, up to and including the first that starts with `last`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._unread.get(timeout=max(0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {last!r} after {timeout} s:\n" + "\n".join(self.lines)) from None
+            if line is None:
+                raise AssertionError(f"run-local.sh exited before {last!r}:\n" + "\n".join(self.lines))
+            self.lines.append(line)
             if line.startswith(last):
                 return list(self.lines)
-        raise AssertionError(f"run-local.sh exited before {last!r}:\n" + "\n".join(self.lines))
 
     def ctrl_c(self) -> int:
         """SIGINT to its process group, as Ctrl-C in a terminal; returns its exit code once it has stopped."""
         os.killpg(self.process.pid, signal.SIGINT)
-        self.lines += self.process.communicate(timeout=60)[0].splitlines()
-        return self.process.returncode
+        code = self.process.wait(timeout=60)
+        while (line := self._unread.get(timeout=5)) is not None:
+            self.lines.append(line)
+        return code
 
-    def kill(self) -> None:
+    def close(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            try:
+                self.ctrl_c()
+            finally:
+                if self.process.poll() is None:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+        for line in self.lines:
+            if kept := re.fullmatch(r"stopped; the logs stay in (/\S+)/logs/", line):
+                shutil.rmtree(kept[1])
 
 
 def answers(url: str) -> int:
@@ -102,7 +126,7 @@ def test_it_names_each_step_then_serves_until_ctrl_c():
         assert run.lines[-2] == "stopping ..."
         assert re.fullmatch(r"stopped; the logs stay in /\S+/logs/", run.lines[-1])
     finally:
-        run.kill()
+        run.close()
 
 
 def test_ctrl_c_while_the_tasks_service_builds_stops_the_build_too(tmp_path):
@@ -127,7 +151,7 @@ def test_ctrl_c_while_the_tasks_service_builds_stops_the_build_too(tmp_path):
             time.sleep(0.1)
         assert processes_under(checkout) == {}, "the build outlived Ctrl-C"
     finally:
-        run.kill()
+        run.close()
         for pid in processes_under(checkout):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
