@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine without Docker, wired as in AWS: throwaway PostgreSQL and FerretDB, local
 # stand-ins for Papertrail and Logsene, the tasks service (node, built if needed) and the requests service (gunicorn).
-# Prints both URLs and where the logs go; Ctrl-C stops everything. Needs scripts/install.sh to have run once.
+# It prints each step as it goes, then both URLs and where the logs go; Ctrl-C stops everything. Needs
+# `scripts/install.sh local` (or the full scripts/install.sh) to have run once.
 #   TASKS_PORT=9080 REQUESTS_PORT=9000 scripts/run-local.sh    other ports than 8080 and 8000
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 python="$root/.cache/venv/bin/python"
 if [ ! -x "$python" ]; then
-  echo "run-local.sh: $python is missing; run scripts/install.sh first" >&2
+  echo "run-local: missing: the requests service's Python packages (.cache/venv); run scripts/install.sh local" >&2
   exit 1
 fi
 

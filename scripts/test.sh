@@ -82,6 +82,7 @@ suite tasks env PATH="$root/.cache/node24/bin:$PATH" npm --prefix services/tasks
 suite requests bash -c 'cd services/requests && ruff check . && python -m pytest -q'
 suite compose bash -c 'ruff check --config e2e/pyproject.toml e2e scripts/local && python -m pytest -q e2e/test_compose.py'
 suite e2e python -m pytest -q e2e/test_end_to_end.py
+suite install python -m pytest -q e2e/test_install.py e2e/test_run_local.py
 suite fuzz python -m pytest -q -rs e2e/test_fuzz.py
 suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfile
 suite shell check_shell_scripts

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,10 +29,13 @@ REQUESTS_DIR = ROOT / "services" / "requests"
 GUNICORN = ROOT / ".cache" / "venv" / "bin" / "gunicorn"
 # The Node the tasks image ships, from scripts/install.sh: the tasks service runs on it here too.
 NODE = ROOT / ".cache" / "node24" / "bin" / "node"
+FERRETDB = Path(os.environ.get("FERRETDB_BIN") or ROOT / ".cache" / "bin" / "ferretdb")  # as scripts/db/ferretdb.sh
+TASKS_ENTRY = TASKS_DIR / "dist" / "src" / "server.js"
 # Not a secret: the local receiver files each document under this index, as Logsene does under a real token.
 LOGSENE_TOKEN = "local-logsene-token"  # noqa: S105
 START_TIMEOUT = 30  # seconds for one component to become ready
 STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL, as `docker stop` allows
+STILL_RUNNING_EVERY = 10  # seconds between the "still ..." lines of a step that takes long
 
 
 class SetupError(Exception):
@@ -49,32 +53,58 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def require_installed() -> None:
-    """Fail with one message listing what scripts/install.sh would have put in place."""
-    needed = (GUNICORN, NODE, TASKS_DIR / "node_modules")
-    missing = [str(path.relative_to(ROOT)) for path in needed if not path.exists()]
+def require_installed(postgres: bool = True, ferretdb: bool = True) -> None:
+    """Fail with one message naming everything missing that `scripts/install.sh local` installs. `postgres` and
+    `ferretdb`: whether the system starts its own servers."""
+    needed = [
+        (GUNICORN, "the requests service's Python packages"),
+        (NODE, "Node 24"),
+        (TASKS_DIR / "node_modules", "the tasks service's npm packages"),
+    ]
+    if ferretdb:
+        needed.append((FERRETDB, "FerretDB"))
+    missing = [
+        f"{what} ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path})"
+        for path, what in needed
+        if not path.exists()
+    ]
+    # Where scripts/db/postgres.sh looks for the server.
+    if postgres and not any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+        missing.append("PostgreSQL's server (Debian's postgresql)")
     if shutil.which("npm") is None:
-        missing.append("npm")
+        missing.append("npm (Node.js 20 or newer with npm)")
     if missing:
-        raise SetupError(f"missing: {', '.join(missing)}; run scripts/install.sh first")
+        raise SetupError(f"missing: {', '.join(missing)}; run scripts/install.sh local")
+
+
+def tasks_build_is_current() -> bool:
+    """Whether the tasks service's dist/ is newer than its sources."""
+    sources = [*TASKS_DIR.glob("src/**/*.ts"), *TASKS_DIR.glob("tsconfig*.json"), TASKS_DIR / "package-lock.json"]
+    return TASKS_ENTRY.exists() and TASKS_ENTRY.stat().st_mtime >= max(source.stat().st_mtime for source in sources)
 
 
 def build_tasks() -> Path:
-    """Compile the tasks service unless dist/ is newer than its sources; return the entry point."""
-    entry = TASKS_DIR / "dist" / "src" / "server.js"
-    sources = [*TASKS_DIR.glob("src/**/*.ts"), *TASKS_DIR.glob("tsconfig*.json"), TASKS_DIR / "package-lock.json"]
-    if not entry.exists() or entry.stat().st_mtime < max(source.stat().st_mtime for source in sources):
+    """Compile the tasks service unless its build is current; return the entry point."""
+    if not tasks_build_is_current():
         run(["npm", "run", "--silent", "build"], cwd=TASKS_DIR)
-    return entry
+    return TASKS_ENTRY
 
 
 def run(command: list[str], cwd: Path = ROOT) -> str:
     """Run a short command to completion and return its stdout; raise SetupError with its output when it fails."""
     # Its own session: a server it leaves running in the background (FerretDB) must not get the terminal's Ctrl-C.
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, start_new_session=True, check=False)
-    if done.returncode != 0:
-        raise SetupError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}".rstrip())
-    return done.stdout.strip()
+    with subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:  # Ctrl-C: stop all of it (a build's compiler too), not just the command itself
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            raise
+    if process.returncode != 0:
+        raise SetupError(f"{' '.join(command)} failed:\n{stdout}{stderr}".rstrip())
+    return stdout.strip()
 
 
 def with_database(mongodb_uri: str, name: str) -> str:
@@ -149,7 +179,8 @@ class LocalSystem:
     cleans up after a start that failed halfway.
 
     database_url / mongodb_uri: use these servers instead of starting throwaway ones (the tasks service gets the
-    database `tasks` on the MongoDB server). tasks_port / requests_port: 0 picks a free port.
+    database `tasks` on the MongoDB server). tasks_port / requests_port: 0 picks a free port. report: called with a
+    line for each step of start(), and every STILL_RUNNING_EVERY seconds while one takes long.
     """
 
     def __init__(
@@ -159,8 +190,10 @@ class LocalSystem:
         requests_port: int = 0,
         database_url: str | None = None,
         mongodb_uri: str | None = None,
+        report: Callable[[str], None] | None = None,
     ):
         self.work_dir = work_dir
+        self.report = report
         self.logs_dir = work_dir / "logs"
         self.tasks_port = tasks_port or free_port()
         self.requests_port = requests_port or free_port()
@@ -170,7 +203,7 @@ class LocalSystem:
         self.mongodb_uri = mongodb_uri
         self.papertrail_file = self.logs_dir / "papertrail.jsonl"  # what the syslog receiver got from requests
         self.logsene_file = self.logs_dir / "logsene.jsonl"  # what the bulk receiver got from tasks
-        self.tasks_entry = TASKS_DIR / "dist" / "src" / "server.js"
+        self.tasks_entry = TASKS_ENTRY
         self.tasks: Process | None = None
         self.requests: Process | None = None
         self.receivers: list[Process] = []
@@ -178,25 +211,34 @@ class LocalSystem:
 
     def start(self) -> None:
         """Start everything in dependency order; each service is up when its GET /health answers 200."""
-        require_installed()
+        require_installed(postgres=self.database_url is None, ferretdb=self.mongodb_uri is None)
         for port, name in ((self.tasks_port, "tasks"), (self.requests_port, "requests")):
             if port_in_use(port):
                 raise SetupError(f"port {port}, meant for the {name} service, is already in use")
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.tasks_entry = build_tasks()
+        if tasks_build_is_current():
+            self._report("the tasks service is built (services/tasks/dist is newer than its sources)")
+        else:
+            with self._step("building the tasks service", "TypeScript: 5 to 20 s, only after its sources change"):
+                self.tasks_entry = build_tasks()
         if self.database_url is None:
-            self.database_url = self._start_database("postgres")
+            with self._step("starting PostgreSQL"):
+                self.database_url = self._start_database("postgres")
         if self.mongodb_uri is None:
-            self.mongodb_uri = self._start_database("ferretdb")
+            with self._step("starting FerretDB"):
+                self.mongodb_uri = self._start_database("ferretdb")
         self.papertrail_port, self.logsene_port = free_port(), free_port()
         # Papertrail over TLS, as in AWS: the receiver's throwaway CA is the one the requests service trusts.
         self.papertrail_tls_port, self.papertrail_ca = free_port(), self.logs_dir / "papertrail-ca.pem"
         tls = ("--tls-port", str(self.papertrail_tls_port), "--ca-out", str(self.papertrail_ca))
-        self._start_receiver("syslog", self.papertrail_port, self.papertrail_file, tls)
-        self._start_receiver("bulk", self.logsene_port, self.logsene_file)
+        with self._step("starting the Papertrail and Logsene stand-ins"):
+            self._start_receiver("syslog", self.papertrail_port, self.papertrail_file, tls)
+            self._start_receiver("bulk", self.logsene_port, self.logsene_file)
         self._teardown.append(self.stop_tasks)
-        self.start_tasks()
-        self._start_requests()
+        with self._step(f"starting the tasks service on {self.tasks_url}", "Node 24"):
+            self.start_tasks()
+        with self._step(f"starting the requests service on {self.requests_url}", "gunicorn"):
+            self._start_requests()
 
     def stop(self) -> None:
         """Stop everything started so far, newest first (requests, tasks, receivers, databases); never raises."""
@@ -206,6 +248,29 @@ class LocalSystem:
                 step()
             except Exception as error:  # report it and go on stopping the rest
                 print(f"local system: while stopping: {error}", file=sys.stderr)
+
+    def _report(self, line: str) -> None:
+        if self.report is not None:
+            self.report(line)
+
+    @contextlib.contextmanager
+    def _step(self, doing: str, hint: str = ""):
+        """Report a step of start() (`doing`, and `hint` in parentheses), and every STILL_RUNNING_EVERY seconds
+        that it is still running."""
+        self._report(f"{doing} ({hint})" if hint else doing)
+        started, finished = time.monotonic(), threading.Event()
+
+        def remind() -> None:
+            while not finished.wait(STILL_RUNNING_EVERY):
+                self._report(f"  still {doing} after {time.monotonic() - started:.0f} s")
+
+        reminder = threading.Thread(target=remind, daemon=True)
+        reminder.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            reminder.join()
 
     def processes(self) -> list[Process]:
         return [p for p in (*self.receivers, self.tasks, self.requests) if p is not None]
@@ -269,6 +334,7 @@ def serve() -> int:
         work_dir,
         tasks_port=int(os.environ.get("TASKS_PORT") or 8080),
         requests_port=int(os.environ.get("REQUESTS_PORT") or 8000),
+        report=lambda line: print(f"run-local: {line}", flush=True),
     )
     # Ctrl-C, SIGTERM and a closed terminal all stop the system; SIGINT is set too because a shell starts background
     # jobs with it ignored.
@@ -276,9 +342,10 @@ def serve() -> int:
         signal.signal(signum, signal.default_int_handler)
     code = 0
     try:
-        print("starting: PostgreSQL, FerretDB, the log receivers, tasks, requests ...", flush=True)
+        started = time.monotonic()
         system.start()
         print(
+            f"run-local: ready in {time.monotonic() - started:.0f} s\n"
             f"\ntasks:    {system.tasks_url}\n"
             f"requests: {system.requests_url}   (its TASKS_URL is {system.tasks_url})\n"
             f"logs:     {system.logs_dir}/\n"
@@ -302,9 +369,9 @@ def serve() -> int:
         # A second Ctrl-C must not cut the stop short and leave processes behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\nstopping ...", flush=True)
-        system.stop()
         if system.logs_dir.exists():
+            print("\nstopping ...", flush=True)
+            system.stop()
             print(f"stopped; the logs stay in {system.logs_dir}/", flush=True)
         else:
             shutil.rmtree(work_dir)  # nothing started, nothing to keep
