@@ -94,11 +94,14 @@ export class ServiceHost extends pulumi.ComponentResource {
     public readonly securityGroupId: pulumi.Output<string>;
     /** SSM path of the service's secrets. */
     public readonly parameterPath: string;
+    /** SSM path under which the service's hosts record their releases, one parameter per instance. */
+    private readonly recordPath: string;
 
     private readonly serviceName: string;
     private readonly port: number;
     private readonly tags: Record<string, string>;
     private readonly region: pulumi.Output<string>;
+    private readonly caller: pulumi.Output<aws.GetCallerIdentityResult>;
     private readonly accountId: pulumi.Output<string>;
     private readonly partition: pulumi.Output<string>;
 
@@ -109,8 +112,10 @@ export class ServiceHost extends pulumi.ComponentResource {
         this.port = settings.port;
         this.tags = serviceTags(pulumi.getProject(), pulumi.getStack(), name, settings.tags);
         this.parameterPath = parameterPath(pulumi.getProject(), pulumi.getStack(), name);
+        this.recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name);
         this.region = aws.getRegionOutput({}, { parent: this }).region;
-        this.accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        this.caller = aws.getCallerIdentityOutput({}, { parent: this });
+        this.accountId = this.caller.accountId;
         this.partition = aws.getPartitionOutput({}, { parent: this }).partition;
 
         const image = serviceImage(name, settings.image, settings.platform, this);
@@ -179,13 +184,12 @@ export class ServiceHost extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName);
         new aws.iam.RolePolicy(
             `${this.serviceName}-host-policy`,
             {
                 role: role.name,
                 policy: pulumi
-                    .all([this.arn(this.parameterPath), this.arn(recordPath)])
+                    .all([this.arn(this.parameterPath), this.arn(this.recordPath)])
                     .apply(([parameters, records]) => JSON.stringify(hostPolicy(parameters, records))),
             },
             { parent: this },
@@ -198,8 +202,7 @@ export class ServiceHost extends pulumi.ComponentResource {
      * SecureString parameter per secret encrypted with it, keyed by variable name.
      */
     private storeSecrets(secrets: Record<string, pulumi.Input<string>>, role: aws.iam.Role) {
-        const caller = aws.getCallerIdentityOutput({}, { parent: this });
-        const deployerArn = aws.iam.getSessionContextOutput({ arn: caller.arn }, { parent: this }).issuerArn;
+        const deployerArn = aws.iam.getSessionContextOutput({ arn: this.caller.arn }, { parent: this }).issuerArn;
         const key = new aws.kms.Key(
             `${this.serviceName}-secrets-key`,
             {
@@ -271,7 +274,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 port: settings.port,
                 healthPath: settings.healthPath,
                 region,
-                recordPath: releaseRecordPath(pulumi.getProject(), pulumi.getStack(), this.serviceName),
+                recordPath: this.recordPath,
                 proxyImage: settings.proxyImage,
                 awsCliImage: settings.awsCliImage,
             }),
@@ -321,12 +324,11 @@ export class ServiceHost extends pulumi.ComponentResource {
             { documentType: "Command", documentFormat: "JSON", content, tags: this.tags },
             { parent: this },
         );
-        const recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name);
         const managedNode = new ManagedNodeReady(
             `${name}-managed-node`,
             {
                 instanceIds: pulumi.all([host.id]),
-                recordPath,
+                recordPath: this.recordPath,
                 region: this.region,
                 timeoutSeconds: settings.hostReadyTimeoutSeconds,
                 pollSeconds: 5,
@@ -377,7 +379,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 serviceName: name,
                 associationId: association.associationId,
                 instanceIds: managedNode.instanceIds,
-                recordPath,
+                recordPath: this.recordPath,
                 releaseId: inputs.releaseId,
                 region: this.region,
                 startTimeoutSeconds: settings.hostReadyTimeoutSeconds,

@@ -44,25 +44,23 @@ export const fakeDeployerArn = `arn:aws:iam::${fakeAccountId}:role/microservices
 export const fakeCloud = {
     privateIps: {} as Record<string, string>,
     parameterVersions: {} as Record<string, number>,
-    held: new Map<string, () => void>(),
+    /** Resources held, each with the promise the mocks wait on and the function that lets it finish. */
+    held: new Map<string, { done: Promise<void>; finish: () => void }>(),
     /** Holds the creation of `name` until `release(name)`. */
     hold(name: string) {
         let finish: () => void = () => undefined;
         const done = new Promise<void>((resolve) => (finish = resolve));
-        this.held.set(name, finish);
-        holds.set(name, done);
+        this.held.set(name, { done, finish });
     },
     release(name: string) {
-        this.held.get(name)?.();
+        this.held.get(name)?.finish();
     },
     reset() {
         this.privateIps = {};
         this.parameterVersions = {};
         this.held.clear();
-        holds.clear();
     },
 };
-const holds = new Map<string, Promise<void>>();
 
 function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");
@@ -112,7 +110,7 @@ const mocks: pulumi.runtime.Mocks = {
         };
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs, options });
         const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
-        await holds.get(args.name);
+        await fakeCloud.held.get(args.name)?.done;
         return { id: `${args.name}-id`, state };
     },
     call(args) {

@@ -29,6 +29,15 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
     return result;
 }
 
+/** Runs a command to completion; a failure throws with its output. */
+export function must(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+    const result = run(command, args, env);
+    if (result.status !== 0) {
+        throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}${result.stderr}`);
+    }
+    return result.stdout;
+}
+
 export function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
@@ -77,11 +86,7 @@ export async function startMotoServer(): Promise<Moto> {
     return {
         endpoint,
         env,
-        aws(...args: string[]) {
-            const result = run(tool("aws"), args, { ...process.env, PATH: toolPath(), ...env });
-            if (result.status !== 0) throw new Error(`aws ${args.join(" ")} failed:\n${result.stderr}`);
-            return result.stdout;
-        },
+        aws: (...args: string[]) => must(tool("aws"), args, { ...process.env, PATH: toolPath(), ...env }),
         stop: () => server.kill(),
     };
 }

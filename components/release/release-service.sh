@@ -257,23 +257,26 @@ render_proxy_config() {
 JSON
 }
 
+# The proxy's config file, which it reads when it starts; replaced whole, so a start never reads half of it.
+write_proxy_config() {
+  mkdir -p "$(dirname "$proxy_config")"
+  render_proxy_config "$1" >"$proxy_config.tmp"
+  mv "$proxy_config.tmp" "$proxy_config"
+}
+
 # Points the proxy at an upstream: the file for its next start, and the admin API for now (an atomic, graceful
 # reload: requests in flight finish on the old upstream).
 switch_proxy() {
   local upstream=$1
   failure="could not switch the proxy to $upstream"
-  mkdir -p "$(dirname "$proxy_config")"
-  render_proxy_config "$upstream" >"$proxy_config.tmp"
-  mv "$proxy_config.tmp" "$proxy_config"
+  write_proxy_config "$upstream"
   curl -fsS -m 30 --unix-socket "$proxy_socket" -H 'Content-Type: application/json' \
     --data-binary "@$proxy_config" http://localhost/load >/dev/null
 }
 
 proxy_init() {
   mkdir -p "$RUN_DIR/proxy"
-  [ -f "$proxy_config" ] && return
-  mkdir -p "$(dirname "$proxy_config")"
-  render_proxy_config "" >"$proxy_config"
+  [ -f "$proxy_config" ] || write_proxy_config ""
 }
 
 wait_for_proxy() {

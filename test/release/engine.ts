@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { root } from "../mocks";
-import { freePort, waitForPort } from "../tools";
+import { freePort, must, waitForPort } from "../tools";
 
 /** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
 function program(name: string, debianPackage: string): string {
@@ -14,15 +14,6 @@ function program(name: string, debianPackage: string): string {
         if (fs.existsSync(path.join(folder, name))) return path.join(folder, name);
     }
     throw new Error(`${name} is not installed: apt-get install ${debianPackage} (scripts/install.sh does it)`);
-}
-
-/** Runs a command to completion; a failure throws with its output. */
-export function must(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
-    const result = spawnSync(command, args, { env, encoding: "utf8" });
-    if (result.status !== 0) {
-        throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}${result.stderr}`);
-    }
-    return result.stdout;
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {

@@ -6,8 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { ReleaseInputs } from "../../components/release/document";
-import { Moto, startMotoServer } from "../tools";
-import { buildAwsCliProbe, buildProxyImage, DockerEngine, must, pushServiceImage, Registry } from "./engine";
+import { Moto, must, startMotoServer } from "../tools";
+import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushServiceImage, Registry } from "./engine";
 import { get, TestHost } from "./host";
 import { LoadReport, startLoad } from "./load";
 
