@@ -21,7 +21,8 @@ function plain(value: unknown): unknown {
 
 describe("AWS rules of the stand-in provider", () => {
     let awsResources: RecordedResource[];
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // the program's first run under the mocks compiles it
         const run = await runProgram(stackFileConfig("prod"), "prod");
         awsResources = run.resources.filter((resource) => resource.type.startsWith("aws:"));
     });
