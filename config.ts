@@ -23,6 +23,8 @@ export const configDefaults = {
     tasksImage: "",
     requestsImage: "",
     hostAmi: "",
+    proxyImage: "",
+    awsCliImage: "",
 };
 
 /** A service's image: a digest to release as is, or a Docker Hub repository to build and push into. */
@@ -35,6 +37,9 @@ export interface StackConfig {
     imagePlatform: Platform;
     /** Unset: each host keeps the AMI it was created with. */
     hostAmi?: string;
+    /** The hosts' reverse proxy and AWS CLI images, pinned by digest; unset: the component's defaults. */
+    proxyImage?: string;
+    awsCliImage?: string;
     /** CIDRs allowed to reach the services' public ports. */
     ingressCidrs: string[];
     /** Unset: the region's default VPC. */
@@ -89,6 +94,8 @@ const help: Record<string, KeyHelp> = {
     tasksImage: { example: "docker.io/myname/tasks@sha256:<64 hex digits>" },
     requestsImage: { example: "docker.io/myname/requests@sha256:<64 hex digits>" },
     hostAmi: { example: "ami-0123456789abcdef0" },
+    proxyImage: { example: "registry.example.com/mirror/caddy@sha256:<64 hex digits>" },
+    awsCliImage: { example: "registry.example.com/mirror/aws-cli@sha256:<64 hex digits>" },
 };
 
 /** Every project key the program reads, and those among them that are secrets. */
@@ -135,10 +142,10 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     };
 
     // An image given by digest is released as is; the others are built here and pushed with the Docker Hub account.
-    const givenImage = (key: "tasksImage" | "requestsImage") => {
+    const givenImage = (key: "tasksImage" | "requestsImage" | "proxyImage" | "awsCliImage") => {
         const value = text(key);
-        if (value && !/^docker\.io\/[a-z0-9]+(?:[._-][a-z0-9]+)*\/[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[0-9a-f]{64}$/.test(value)) {
-            problem(key, `is "${value}"; it must be a Docker Hub image pinned by digest, docker.io/namespace/name@sha256:<digest>`);
+        if (value && !isPinnedImage(value)) {
+            problem(key, `is "${value}"; it must be an image pinned by digest, registry/namespace/name@sha256:<digest>`);
         }
         return value;
     };
@@ -167,6 +174,9 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
 
     const hostAmi = text("hostAmi");
     if (hostAmi && !/^ami-[0-9a-f]{8,17}$/.test(hostAmi)) problem("hostAmi", `is "${hostAmi}"; it must look like ami-…`);
+
+    const proxyImage = givenImage("proxyImage");
+    const awsCliImage = givenImage("awsCliImage");
 
     const imagePlatform = text("imagePlatform");
     if (!(platforms as readonly string[]).includes(imagePlatform)) {
@@ -242,6 +252,8 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     const result: StackConfig = {
         imagePlatform: imagePlatform as Platform,
         hostAmi: hostAmi || undefined,
+        proxyImage: proxyImage || undefined,
+        awsCliImage: awsCliImage || undefined,
         ingressCidrs,
         network: vpcId && subnetId ? { vpcId, subnetId } : undefined,
         tags,
@@ -272,6 +284,15 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
 
 function isRepositoryPart(value: string): boolean {
     return /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(value);
+}
+
+/**
+ * An image reference pinned by digest: a registry host (Docker Hub's is docker.io), a repository path in lowercase
+ * letters, digits and separators, and a sha256 digest. The hosts pull it without credentials.
+ */
+function isPinnedImage(value: string): boolean {
+    const part = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+    return new RegExp(`^[a-z0-9.-]+(?::[0-9]+)?(?:/${part})+@sha256:[0-9a-f]{64}$`).test(value);
 }
 
 function isRepository(value: string): boolean {

@@ -14,6 +14,8 @@ function imageSource(image: ServiceImage, context: string): ImageSource {
 const shared = {
     platform: config.imagePlatform,
     ami: config.hostAmi,
+    proxyImage: config.proxyImage,
+    awsCliImage: config.awsCliImage,
     ingressCidrs: config.ingressCidrs,
     network: config.network,
     tags: config.tags,

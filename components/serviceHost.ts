@@ -107,7 +107,9 @@ export class ServiceHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServiceHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("microservices:index:ServiceHost", name, {}, opts);
-        const settings: Settings = { ...defaults, ...args };
+        // An arg given as undefined (an unset stack setting) keeps its default.
+        const given = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined)) as ServiceHostArgs;
+        const settings: Settings = { ...defaults, ...given };
         this.serviceName = name;
         this.port = settings.port;
         this.tags = serviceTags(pulumi.getProject(), pulumi.getStack(), name, settings.tags);

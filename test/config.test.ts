@@ -153,8 +153,8 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
         what: "an image given by tag",
         overrides: { tasksImage: "docker.io/octocat/tasks:latest" },
         problem:
-            '- `tasksImage` is "docker.io/octocat/tasks:latest"; it must be a Docker Hub image pinned by digest, ' +
-            "docker.io/namespace/name@sha256:<digest>.\n" +
+            '- `tasksImage` is "docker.io/octocat/tasks:latest"; it must be an image pinned by digest, ' +
+            "registry/namespace/name@sha256:<digest>.\n" +
             "  Example: docker.io/myname/tasks@sha256:<64 hex digits>\n" +
             "  Fix: pulumi config set tasksImage docker.io/myname/tasks@sha256:<64 hex digits>",
     },
