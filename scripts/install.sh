@@ -345,8 +345,14 @@ for step in "${steps[@]}"; do
     installed=$((installed + 1))
   fi
 done
-[[ " ${steps[*]} " != *" pulumi-cli "* ]] || [ ! -x "$cache/bin/pulumi-$PULUMI_VERSION" ] ||
+if [[ " ${steps[*]} " == *" pulumi-cli "* ]] && [ -x "$cache/bin/pulumi-$PULUMI_VERSION" ]; then
   ln -sfn "pulumi-$PULUMI_VERSION" "$cache/bin/pulumi" # wherever another run built it
+  # Pulumi's own releases ship this plugin beside the CLI: it serves a program's dynamic resources from the
+  # program's node_modules (the engine rig runs the release waits through it).
+  printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' \
+    >"$cache/bin/pulumi-resource-pulumi-nodejs"
+  chmod 0755 "$cache/bin/pulumi-resource-pulumi-nodejs"
+fi
 
 case $target in
   all) line="install: ready for scripts/test.sh and scripts/run-local.sh" ;;

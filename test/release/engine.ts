@@ -91,6 +91,9 @@ export class Registry {
     address = "";
     private server?: ChildProcess;
 
+    /** `listenAll`: also serve other network namespaces (the engine rig's hosts), not only loopback. */
+    constructor(private readonly listenAll = false) {}
+
     async start(): Promise<void> {
         if (!this.address) this.address = `127.0.0.1:${await freePort()}`;
         const config = path.join(this.folder, "config.yml");
@@ -102,7 +105,7 @@ export class Registry {
                 "  filesystem:",
                 `    rootdirectory: ${path.join(this.folder, "data")}`,
                 "http:",
-                `  addr: ${this.address}`,
+                `  addr: ${this.listenAll ? this.address.replace("127.0.0.1", "0.0.0.0") : this.address}`,
                 "",
             ].join("\n"),
         );

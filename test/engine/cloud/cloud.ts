@@ -1,0 +1,264 @@
+// The rig's AWS: moto behind the recording front, the rig's own Systems Manager, the VPC network with its hosts, and a
+// local registry standing in for Docker Hub, with the images the stacks release built into it.
+import { EC2Client } from "@aws-sdk/client-ec2";
+import {
+    GetInstanceProfileCommand,
+    GetPolicyCommand,
+    GetPolicyVersionCommand,
+    GetRolePolicyCommand,
+    IAMClient,
+    ListAttachedRolePoliciesCommand,
+    ListInstanceProfilesForRoleCommand,
+    ListRolePoliciesCommand,
+} from "@aws-sdk/client-iam";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { STSClient } from "@aws-sdk/client-sts";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { root } from "../../mocks";
+import { buildAwsCliProbe, buildProxyImage, DockerEngine, Registry } from "../../release/engine";
+import { freePort, tool, waitForPort } from "../../tools";
+import { AwsFront } from "./front";
+import { Host, removeLeftoverHosts } from "./host";
+import { gatewayAddress, VpcNetwork } from "./network";
+import { SystemsManager } from "./systemsManager";
+
+export const region = "eu-west-1";
+/** The agent version of new hosts: a current one, with environment-variable parameters. */
+export const currentAgentVersion = "3.3.3050.0";
+
+/** The credentials the deployer runs `pulumi up` with, and the name the front records its calls under. */
+export const deployer = { principal: "deployer", accessKeyId: "AKIARIGDEPLOYER00001", secretAccessKey: "rig" };
+/**
+ * The stand-in provider's own credentials. Its calls are how the rig imitates the real provider, not what the real
+ * provider calls, so they are kept apart: what the real provider needs comes from test/engine/aws/actions.ts.
+ */
+const standIn = { principal: "stand-in provider", accessKeyId: "AKIARIGSTANDIN000001", secretAccessKey: "rig" };
+const internal = { accessKeyId: "rig-internal", secretAccessKey: "rig" };
+
+/** Where Elastic IPs come from in the rig: addresses the tests can route to the hosts (RFC 5737's TEST-NET-2). */
+const publicPool = "198.51.100.";
+
+export interface Clients {
+    ec2: EC2Client;
+    iam: IAMClient;
+    kms: KMSClient;
+    ssm: SSMClient;
+    sts: STSClient;
+}
+
+function clients(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }): Clients {
+    const config = { region, endpoint, credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } };
+    return { ec2: new EC2Client(config), iam: new IAMClient(config), kms: new KMSClient(config), ssm: new SSMClient(config), sts: new STSClient(config) };
+}
+
+/** Starts moto with AWS's managed IAM policies loaded, as every account has them. */
+async function startMoto(): Promise<{ endpoint: string; stop(): void }> {
+    const port = await freePort();
+    const server = spawn(tool("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
+        stdio: "ignore",
+        env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
+    });
+    await waitForPort(port, 15000);
+    return { endpoint: `http://127.0.0.1:${port}`, stop: () => server.kill() };
+}
+
+export class Cloud {
+    readonly network = new VpcNetwork();
+    readonly builder = new DockerEngine();
+    readonly registry = new Registry(true);
+    readonly hosts = new Map<string, Host>();
+    front!: AwsFront;
+    ssm!: SystemsManager;
+    /** The stand-in provider's clients, through the front. */
+    clients!: Clients;
+    /** The rig's own look at moto, unrecorded. */
+    internal!: Clients;
+    /** The agent version the next hosts get. */
+    agentVersion = currentAgentVersion;
+    private moto?: { endpoint: string; stop(): void };
+    private nextPublicIp = 10;
+
+    /** The registry as the hosts reach it, over the VPC. */
+    get registryAddress(): string {
+        return `${gatewayAddress}:${this.registry.address.split(":")[1]}`;
+    }
+
+    async start(): Promise<void> {
+        await removeLeftoverHosts();
+        this.moto = await startMoto();
+        await this.network.start();
+        this.front = new AwsFront(this.moto.endpoint);
+        await this.front.start(gatewayAddress);
+        this.front.principals.set(deployer.accessKeyId, deployer.principal);
+        this.front.principals.set(standIn.accessKeyId, standIn.principal);
+        this.ssm = new SystemsManager(this.moto.endpoint, region, this.front.endpoint);
+        const ssm = this.ssm;
+        this.front.handle("ssm:DescribeInstanceInformation", (params) => ssm.describeInstanceInformation(params));
+        this.front.handle("ssm:CreateAssociation", (params) => ssm.createAssociation(params));
+        this.front.handle("ssm:DescribeAssociation", (params) => ssm.describeAssociation(params));
+        this.front.handle("ssm:ListAssociations", (params) => ssm.listAssociations(params));
+        this.front.handle("ssm:DeleteAssociation", (params) => ssm.deleteAssociation(params));
+        this.front.handle("ssm:StartAssociationsOnce", (params) => ssm.startAssociationsOnce(params));
+        this.clients = clients(this.front.endpoint, standIn);
+        this.internal = clients(this.moto.endpoint, internal);
+        await this.registry.start();
+        await this.builder.start();
+    }
+
+    /** The environment of a process that acts as the deployer (the Pulumi CLI and its plugins). */
+    deployerEnv(): NodeJS.ProcessEnv {
+        return {
+            AWS_ENDPOINT_URL: this.front.endpoint,
+            AWS_ACCESS_KEY_ID: deployer.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: deployer.secretAccessKey,
+            AWS_REGION: region,
+            AWS_DEFAULT_REGION: region,
+        };
+    }
+
+    /** The next Elastic IP address the rig hands out. */
+    allocatePublicIp(): string {
+        return `${publicPool}${this.nextPublicIp++}`;
+    }
+
+    /**
+     * Powers on an instance moto created: the host starts (its engine running, as an instance is once "running"),
+     * then boots from its user data in the background while its agent comes online when it can reach Systems
+     * Manager: through a public address (the rig has no NAT gateway and no VPC endpoints), with a role allowed to.
+     */
+    async launch(instance: {
+        instanceId: string;
+        privateIp: string;
+        publicIp?: string;
+        userData: Buffer;
+        roleName?: string;
+    }): Promise<Host> {
+        const host = new Host(this.network, instance.instanceId, instance.privateIp, this.registryAddress);
+        this.hosts.set(instance.instanceId, host);
+        await host.start();
+        host.boot(instance.userData);
+        if (instance.roleName) {
+            const accessKeyId = `ASIARIG${instance.instanceId.slice(2).toUpperCase()}`;
+            this.front.principals.set(accessKeyId, `role/${instance.roleName}`);
+            this.ssm.addNode(instance.instanceId, {
+                host,
+                agentVersion: this.agentVersion,
+                credentials: { accessKeyId, secretAccessKey: "rig" },
+            });
+            void this.registerAgent(instance.instanceId, instance.roleName, instance.publicIp);
+        }
+        return host;
+    }
+
+    /**
+     * The agent registers with Systems Manager as soon as it can, retrying as the real one does: the host needs a
+     * public address (the rig has no NAT gateway and no VPC endpoints) and a role that allows registering.
+     */
+    private async registerAgent(instanceId: string, roleName: string, publicIp: string | undefined): Promise<void> {
+        const host = this.hosts.get(instanceId)!;
+        if (!publicIp) {
+            host.log("the SSM agent cannot reach Systems Manager: the host has no public address");
+            return;
+        }
+        while (this.hosts.get(instanceId) === host) {
+            if (await this.roleRunsAgent(roleName)) {
+                this.ssm.setOnline(instanceId);
+                return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+    }
+
+    /** What the real provider knows of a resource beyond its inputs and outputs, for the IAM requests it makes. */
+    async describe(type: string, props: Record<string, unknown>, olds?: Record<string, unknown>): Promise<Record<string, unknown>> {
+        const iam = this.internal.iam;
+        switch (type) {
+            case "aws:ec2/instance:Instance": {
+                if (typeof props.iamInstanceProfile !== "string") return {};
+                const profile = await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: props.iamInstanceProfile })).catch(() => undefined);
+                return { instanceProfileRole: profile?.InstanceProfile?.Roles?.[0]?.RoleName };
+            }
+            case "aws:iam/role:Role": {
+                if (typeof props.name !== "string") return {};
+                const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: props.name })).catch(() => undefined);
+                const profiles = await iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: props.name })).catch(() => undefined);
+                return {
+                    inlinePolicyNames: inline?.PolicyNames ?? [],
+                    instanceProfileNames: (profiles?.InstanceProfiles ?? []).map((profile) => profile.InstanceProfileName),
+                };
+            }
+            case "aws:iam/instanceProfile:InstanceProfile":
+                return olds ? { previousRole: olds.role } : {};
+            case "aws:kms/alias:Alias":
+                return olds ? { previousTargetKeyId: olds.targetKeyId } : {};
+            default:
+                return {};
+        }
+    }
+
+    async terminate(instanceId: string): Promise<void> {
+        this.ssm.removeNode(instanceId);
+        await this.hosts.get(instanceId)?.terminate();
+        this.hosts.delete(instanceId);
+    }
+
+    /** Whether the role's policies let the SSM agent register (ssm:UpdateInstanceInformation). */
+    private async roleRunsAgent(roleName: string): Promise<boolean> {
+        const iam = this.internal.iam;
+        const documents: string[] = [];
+        const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
+        for (const policy of attached.AttachedPolicies ?? []) {
+            const { Policy } = await iam.send(new GetPolicyCommand({ PolicyArn: policy.PolicyArn }));
+            const version = await iam.send(
+                new GetPolicyVersionCommand({ PolicyArn: policy.PolicyArn, VersionId: Policy?.DefaultVersionId }),
+            );
+            documents.push(decodeURIComponent(version.PolicyVersion?.Document ?? ""));
+        }
+        const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+        for (const name of inline.PolicyNames ?? []) {
+            const policy = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
+            documents.push(decodeURIComponent(policy.PolicyDocument ?? ""));
+        }
+        return documents.some((document) => document.includes("ssm:UpdateInstanceInformation"));
+    }
+
+    /** Builds the rig's service stand-in, pushes it, and returns it pinned by digest as the hosts pull it. */
+    pushService(service: string, version: string, mode = "healthy"): string {
+        const folder = fs.mkdtempSync(path.join(os.tmpdir(), "rig-image-"));
+        fs.cpSync(path.join(root, "test", "fixtures", "engine-images"), folder, { recursive: true });
+        fs.copyFileSync("/bin/busybox", path.join(folder, "busybox"));
+        const tag = `${this.registry.address}/${service}:${version}`;
+        this.builder.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
+            "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", tag, folder);
+        fs.rmSync(folder, { recursive: true, force: true });
+        return this.push(tag);
+    }
+
+    /** The proxy and AWS CLI images of the hosts' bootstrap, pushed and pinned by digest. */
+    pushHostImages(): { proxyImage: string; awsCliImage: string } {
+        const proxy = `${this.registry.address}/caddy:rig`;
+        buildProxyImage(this.builder, proxy);
+        const awsCli = `${this.registry.address}/aws-cli:rig`;
+        buildAwsCliProbe(this.builder, awsCli);
+        return { proxyImage: this.push(proxy), awsCliImage: this.push(awsCli) };
+    }
+
+    private push(tag: string): string {
+        this.builder.docker("push", "--quiet", tag);
+        const digest = this.builder.docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", tag).trim();
+        return digest.replace(this.registry.address, this.registryAddress);
+    }
+
+    async stop(): Promise<void> {
+        for (const instanceId of [...this.hosts.keys()]) await this.terminate(instanceId);
+        await this.front?.stop();
+        await this.registry.stop();
+        await this.builder.destroy();
+        await this.network.stop();
+        this.moto?.stop();
+    }
+}
