@@ -14,7 +14,10 @@ package=$(sed -n 's/^tool //p' go.mod)
 version=$(GOFLAGS=-mod=readonly go list -f '{{.Module.Version}}' "$package")
 case $tool in
   pulumi) stamp="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" ;;
-  trivy) stamp="-X github.com/aquasecurity/trivy/pkg/version/app.ver=${version#v}" ;;
+  trivy)
+    stamp="-X github.com/aquasecurity/trivy/pkg/version/app.ver=${version#v}"
+    export GOEXPERIMENT=jsonv2 # as Trivy's release build sets it
+    ;;
   cosign) stamp="-X sigs.k8s.io/release-utils/version.gitVersion=$version" ;;
   *)
     echo "$usage" >&2
