@@ -13,11 +13,15 @@ import {
     Files,
     groupsMayMeet,
     load,
+    installScriptProblems,
     pinProblems,
     prodJobProblems,
+    pullRequestCanStart,
     pullRequestReachProblems,
     readRepositoryFiles,
     Repository,
+    scriptInjectionProblems,
+    secretEnvironmentProblems,
     settingProblems,
 } from "./workflows";
 
@@ -33,119 +37,196 @@ function mutated(file: string, from: string | RegExp, to: string, files: Files =
 
 const preview = ".github/workflows/pull-request.yml";
 const deploy = ".github/workflows/deploy.yml";
+const drift = ".github/workflows/drift.yml";
+const prComment = ".github/workflows/pr-comment.yml";
 const prepareStack = ".github/actions/prepare-stack/action.yml";
+
+/** The 1-based line of the first line of a file that holds a text. */
+const line = (files: Files, file: string, text: string) =>
+    (files.get(file) ?? "").split("\n").findIndex((l) => l.includes(text)) + 1;
 
 describe("workflows: what pull requests can reach", () => {
     const repository = load(real);
 
-    it("follows pull requests into the reusable tests workflow and the composite actions", () => {
-        const paths = repository.jobs.filter((job) => job.workflow === "pull-request.yml").map((job) => job.path);
-        expect(paths).to.include.members([
+    it("follows pull requests into the reusable tests workflow, the composite actions and every PR-started workflow", () => {
+        const started = repository.jobs.filter((job) => pullRequestCanStart(repository, job)).map((job) => job.path);
+        expect(started).to.include.members([
             "pull-request.yml > tests > tests.yml:test",
-            "pull-request.yml > tests > tests.yml:images",
-            "pull-request.yml:preview-dev",
-            "pull-request.yml:preview-prod-settings",
+            "pull-request.yml:preview (dev)",
+            "pr-comment.yml:comment",
+            "review-build.yml:images",
+            "review-stack.yml:deploy",
+            "review-teardown.yml:sweep",
         ]);
-        const previewDev = repository.jobs.find((job) => job.path === "pull-request.yml:preview-dev")!;
+        // Jobs in main-only environments that no main-run trigger reaches are out of a pull request's reach.
+        expect(started).not.to.include.members(["deploy.yml:prod", "drift.yml:prod", "deploy.yml:images"]);
+        const preview = repository.jobs.find((job) => job.path === "pull-request.yml:preview (dev)")!;
         // The role comes through prepare-stack's input, filled in from the job's with:.
-        expect(previewDev.roles).to.deep.equal(["${{ vars.PREVIEW_ROLE_ARN }}"]);
-        expect([...previewDev.secrets]).to.include("DEV_PULUMI_CONFIG_PASSPHRASE");
-        expect(previewDev.environment).to.equal(undefined);
+        expect(preview.roles).to.deep.equal(["${{ vars.PREVIEW_ROLE_ARN }}"]);
+        expect([...preview.secrets]).to.deep.equal([]);
     });
 
-    it("gives pull requests no prod setting, deployer role, main-only environment or inherited secret", () => {
+    it("gives pull requests no prod setting, deployer role, closed environment, checkout ref or write token", () => {
         expect(pullRequestReachProblems(repository)).to.deep.equal([]);
         const reviewDeploy = repository.jobs.find((job) => job.path === "review-stack.yml:deploy")!;
         expect(reviewDeploy.environment).to.equal("review");
         expect(reviewDeploy.roles).to.deep.equal(["${{ vars.REVIEW_ROLE_ARN }}"]);
     });
 
-    it("fails a prod secret reachable from a pull request, directly or through a reusable workflow", () => {
-        const direct = mutated(preview, "secrets.DEV_MONGODB_URI", "secrets.PROD_MONGODB_URI");
-        expect(pullRequestReachProblems(load(direct))).to.deep.equal([
-            "pull-request.yml:preview-dev reaches prod's secret PROD_MONGODB_URI",
+    it("fails issue_comment on the drift check with a checkout of the pull request in its prod job", () => {
+        const commented = mutated(drift, "  workflow_dispatch:\n", "  workflow_dispatch:\n  issue_comment:\n");
+        const exposed = mutated(
+            drift,
+            "      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n        with:\n          persist-credentials: false\n      - uses: ./.github/actions/prepare-stack\n        with:\n          stack: prod",
+            "      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n        with:\n          persist-credentials: false\n          ref: refs/pull/${{ github.event.issue.number }}/head\n      - uses: ./.github/actions/prepare-stack\n        with:\n          stack: prod",
+            commented,
+        );
+        expect(pullRequestReachProblems(load(exposed))).to.include.members([
+            "drift.yml:prod checks out this repository at refs/pull/${{ github.event.issue.number }}/head",
+            "drift.yml:prod runs in environment prod-drift, which pull requests must not reach",
+            "drift.yml:prod reaches prod's variable PROD_DRIFT_ROLE_ARN",
         ]);
+    });
+
+    it("treats workflow_run, pull_request_target, merge_group and branch pushes as started by pull requests", () => {
+        for (const trigger of ["workflow_run:\n    workflows: [Tests]", "pull_request_target:", "merge_group:", "push:\n    branches: ['**']"]) {
+            const started = mutated(drift, "  workflow_dispatch:\n", `  workflow_dispatch:\n  ${trigger}\n`);
+            const problems = pullRequestReachProblems(load(started));
+            if (trigger.startsWith("merge_group") || trigger.startsWith("push")) {
+                // They run the branch's workflow, which main-only environments refuse: dev and prod-drift hold.
+                expect(problems, trigger).to.deep.equal([]);
+            } else {
+                expect(problems, trigger).to.include("drift.yml:prod reaches prod's variable PROD_DRIFT_ROLE_ARN");
+            }
+        }
+        const openDev = mutated("docs/ci-cd.md", "| `dev` | main | none | no |", "| `dev` | any branch | none | no |");
+        const pushed = mutated(drift, "  workflow_dispatch:\n", "  workflow_dispatch:\n  push:\n", openDev);
+        expect(pullRequestReachProblems(load(pushed))).to.include(
+            "drift.yml:dev runs in environment dev, which pull requests must not reach",
+        );
+    });
+
+    it("fails a write token in a job that runs a pull request's code", () => {
+        const writer = mutated(preview, "      contents: read\n      id-token: write\n", "      contents: read\n      id-token: write\n      pull-requests: write\n");
+        expect(pullRequestReachProblems(load(writer))).to.deep.equal([
+            "pull-request.yml:preview (dev) holds pull-requests: write while it runs a pull request's own code",
+            "pull-request.yml:preview (prod) holds pull-requests: write while it runs a pull request's own code",
+        ]);
+    });
+
+    it("fails a prod secret reachable from a pull request, directly or through a reusable workflow", () => {
+        const direct = mutated(preview, "          LOGSENE_TOKEN: placeholder", "          LOGSENE_TOKEN: ${{ secrets.PROD_LOGSENE_TOKEN }}");
+        expect(pullRequestReachProblems(load(direct))).to.include(
+            "pull-request.yml:preview (dev) reaches prod's secret PROD_LOGSENE_TOKEN",
+        );
         const called = mutated(
             ".github/workflows/tests.yml",
             "      - run: scripts/test.sh",
-            [
-                "      - run: scripts/test.sh",
-                "        env:",
-                "          TOKEN: ${{ secrets.PROD_PULUMI_CONFIG_PASSPHRASE }}",
-            ].join("\n"),
+            ["      - run: scripts/test.sh", "        env:", "          TOKEN: ${{ secrets.PROD_MONGODB_URI }}"].join("\n"),
         );
         expect(pullRequestReachProblems(load(called))).to.include(
-            "pull-request.yml > tests > tests.yml:test reaches prod's secret PROD_PULUMI_CONFIG_PASSPHRASE",
+            "pull-request.yml > tests > tests.yml:test reaches prod's secret PROD_MONGODB_URI",
         );
     });
 
     it("fails the deployer's role, or a literal role ARN, assumed from a pull request", () => {
         const deployer = mutated(preview, "vars.PREVIEW_ROLE_ARN", "vars.DEV_DEPLOY_ROLE_ARN");
-        expect(pullRequestReachProblems(load(deployer))).to.deep.equal([
-            "pull-request.yml:preview-dev reaches the deployer's role (variable DEV_DEPLOY_ROLE_ARN)",
-        ]);
+        expect(pullRequestReachProblems(load(deployer))).to.include(
+            "pull-request.yml:preview (dev) reaches the deployer's role (variable DEV_DEPLOY_ROLE_ARN)",
+        );
         const literal = mutated(preview, "${{ vars.PREVIEW_ROLE_ARN }}", "arn:aws:iam::123456789012:role/deployer");
-        expect(pullRequestReachProblems(load(literal))).to.deep.equal([
-            "pull-request.yml:preview-dev assumes a role that no variable names: arn:aws:iam::123456789012:role/deployer",
-        ]);
+        expect(pullRequestReachProblems(load(literal))).to.include(
+            "pull-request.yml:preview (dev) assumes a role that no variable names: arn:aws:iam::123456789012:role/deployer",
+        );
     });
 
-    it("fails secrets: inherit, a main-only environment, and a secret read by a computed name", () => {
-        const inherit = mutated(
-            preview,
-            "    uses: ./.github/workflows/tests.yml",
-            "    uses: ./.github/workflows/tests.yml\n    secrets: inherit",
-        );
+    it("fails secrets: inherit, locally or to another repository's workflow, and a computed secret name", () => {
+        const inherit = mutated(preview, "    uses: ./.github/workflows/tests.yml", "    uses: ./.github/workflows/tests.yml\n    secrets: inherit");
         expect(pullRequestReachProblems(load(inherit))).to.include(
             "pull-request.yml > tests > tests.yml:test gets every repository secret through secrets: inherit",
         );
-        const prodEnvironment = mutated(
+        const remote = mutated(
             preview,
-            "    timeout-minutes: 30\n    permissions:",
-            "    timeout-minutes: 30\n    environment: prod\n    permissions:",
+            "jobs:\n",
+            `jobs:\n  lint:\n    uses: octo/shared/.github/workflows/lint.yml@${"a".repeat(40)} # v1.2.0\n    secrets: inherit\n`,
         );
-        expect(pullRequestReachProblems(load(prodEnvironment))).to.include(
-            "pull-request.yml:preview-dev runs in environment prod, which pull requests must not reach",
+        expect(pullRequestReachProblems(load(remote))).to.include(
+            `pull-request.yml:lint passes every secret to a workflow of another repository: octo/shared/.github/workflows/lint.yml@${"a".repeat(40)}`,
         );
-        const computed = mutated(preview, "secrets.DEV_MONGODB_URI", "secrets[format('{0}_MONGODB_URI', 'PROD')]");
-        expect(pullRequestReachProblems(load(computed))).to.deep.equal([
-            "pull-request.yml:preview-dev reads secrets or vars by a computed name: secrets[format('{0}_MONGODB_URI', 'PROD')]",
-        ]);
+        const computed = mutated(preview, "          LOGSENE_TOKEN: placeholder", "          LOGSENE_TOKEN: ${{ secrets[format('{0}_LOGSENE_TOKEN', 'PROD')] }}");
+        expect(pullRequestReachProblems(load(computed))).to.include(
+            "pull-request.yml:preview (dev) reads secrets or vars by a computed name: secrets[format('{0}_LOGSENE_TOKEN', 'PROD')]",
+        );
     });
 });
 
-describe("workflows: settings and the prod environment", () => {
+describe("workflows: script injection, secrets per step, install scripts", () => {
+    const repository = load(real);
+
+    it("expands no expression inside run:, puts no secret in a job's env:, and runs no install script with a secret", () => {
+        expect(scriptInjectionProblems(repository)).to.deep.equal([]);
+        expect(secretEnvironmentProblems(repository)).to.deep.equal([]);
+        expect(installScriptProblems(repository)).to.deep.equal([]);
+    });
+
+    it("fails a comment body expanded into a script, in a workflow or a composite action", () => {
+        const injected = mutated(prComment, "          for stack in dev prod; do", '          echo "${{ github.event.comment.body }}"\n          for stack in dev prod; do');
+        expect(scriptInjectionProblems(load(injected))).to.deep.equal([
+            "pr-comment.yml:comment expands ${{ github.event.comment.body }} inside run: (pass it through env:)",
+        ]);
+        const inAction = mutated(prepareStack, "      run: .github/scripts/select-stack.sh", "      run: .github/scripts/select-stack.sh ${{ inputs.stack }}");
+        expect(scriptInjectionProblems(load(inAction))).to.include(
+            "deploy.yml:dev expands ${{ inputs.stack }} inside run: (pass it through env:)",
+        );
+    });
+
+    it("fails a secret in a job's env: and npm ci with install scripts in a job that holds one", () => {
+        const jobEnv = mutated(deploy, "    environment: dev\n", "    environment: dev\n    env:\n      MONGODB_URI: ${{ secrets.DEV_MONGODB_URI }}\n");
+        expect(secretEnvironmentProblems(load(jobEnv))).to.deep.equal([
+            "deploy.yml:dev puts a secret in the env: of every step (MONGODB_URI)",
+        ]);
+        const scripts = mutated(prepareStack, "        npm ci --ignore-scripts --no-audit --no-fund\n", "        npm ci --no-audit --no-fund\n");
+        expect(installScriptProblems(load(scripts))).to.include(
+            "deploy.yml:dev runs install scripts while it holds a secret: npm ci --no-audit --no-fund",
+        );
+    });
+});
+
+describe("workflows: settings and the prod environments", () => {
     const repository = load(real);
 
     it("reads only the settings docs/ci-cd.md lists, each where it is stored, and reads every listed one", () => {
         expect(repository.settings.length).to.be.greaterThan(20);
         expect(settingProblems(repository)).to.deep.equal([]);
+        // No secret is stored at the repository level, where any branch's workflow could read it.
+        expect(repository.settings.filter((s) => s.kind === "secret" && s.scope === "repository")).to.deep.equal([]);
     });
 
     it("fails a setting read outside its environment, and one the docs do not list", () => {
         const outside = mutated(deploy, "vars.DEV_DEPLOY_ROLE_ARN", "vars.PROD_DEPLOY_ROLE_ARN");
-        expect(settingProblems(load(outside))).to.deep.equal([
+        expect(settingProblems(load(outside))).to.include(
             "deploy.yml:dev reads variable PROD_DEPLOY_ROLE_ARN of environment prod but runs in environment dev",
-        ]);
+        );
         const unlisted = mutated(deploy, "secrets.DOCKERHUB_TOKEN", "secrets.DOCKER_PASSWORD");
         expect(settingProblems(load(unlisted))).to.include(
             "deploy.yml:images reads secret DOCKER_PASSWORD, which docs/ci-cd.md does not list",
         );
     });
 
-    it("runs every job that reaches prod in environment prod, which takes main only and reviewers", () => {
+    it("runs every job that reaches prod in a prod environment, main-only and closed to pull requests", () => {
         expect(prodJobProblems(repository)).to.deep.equal([]);
-        const prodJobs = repository.jobs.filter((job) => job.environment === "prod").map((job) => job.path);
+        const prodJobs = repository.jobs.filter((job) => job.environment?.startsWith("prod")).map((job) => job.path);
         expect(prodJobs).to.deep.equal(["deploy.yml:prod", "drift.yml:prod"]);
         const ungated = mutated(deploy, "    environment: prod\n", "");
         expect(prodJobProblems(load(ungated))).to.deep.equal([
-            "deploy.yml:prod reaches PROD_PULUMI_CONFIG_PASSPHRASE, PROD_MONGODB_URI, PROD_POSTGRES_URL, " +
-                "PROD_LOGSENE_TOKEN, PROD_PAPERTRAIL_DESTINATION, PROD_PULUMI_BACKEND_URL, PROD_DEPLOY_ROLE_ARN but " +
-                "does not declare environment: prod",
+            "deploy.yml:prod reaches PROD_MONGODB_URI, PROD_POSTGRES_URL, PROD_LOGSENE_TOKEN, PROD_PAPERTRAIL_DESTINATION, " +
+                "PROD_PULUMI_BACKEND_URL, PROD_DEPLOY_ROLE_ARN but runs in no prod environment",
         ]);
         const noReviewers = mutated("docs/ci-cd.md", "| `prod` | main | required |", "| `prod` | main | none |");
-        expect(prodJobProblems(load(noReviewers))).to.deep.equal([
-            "docs/ci-cd.md must make prod main-only, with reviewers",
+        expect(prodJobProblems(load(noReviewers))).to.deep.equal(["docs/ci-cd.md must make prod main-only, with reviewers"]);
+        const openDrift = mutated("docs/ci-cd.md", "| `prod-drift` | main | none | no |", "| `prod-drift` | any branch | none | no |");
+        expect(prodJobProblems(load(openDrift))).to.deep.equal([
+            "docs/ci-cd.md must make prod-drift main-only, closed to pull requests",
         ]);
     });
 });
@@ -158,28 +239,35 @@ describe("workflows: pins", () => {
     });
 
     it("fails a tag pin, a short SHA, a missing version comment and two pins of one action", () => {
-        const line = (files: Files, file: string, text: string) =>
-            (files.get(file) ?? "").split("\n").findIndex((l) => l.includes(text)) + 1;
-        const tag = mutated(prepareStack, /pulumi\/actions@[0-9a-f]{40} # v7.0.0/, "pulumi/actions@v7");
+        const tag = mutated(prepareStack, /aws-actions\/configure-aws-credentials@[0-9a-f]{40} # v5.0.0/, "aws-actions/configure-aws-credentials@v5");
         expect(pinProblems(tag)).to.deep.equal([
-            `${prepareStack}:${line(tag, prepareStack, "pulumi/actions@v7")} uses pulumi/actions@v7, which is not ` +
-                "pinned to a full 40-hex commit SHA",
+            `${prepareStack}:${line(tag, prepareStack, "credentials@v5")} uses aws-actions/configure-aws-credentials@v5, ` +
+                "which is not pinned to a full 40-hex commit SHA",
         ]);
-        const short = mutated(
-            prepareStack,
-            "pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d",
-            "pulumi/actions@8e5e406",
-        );
+        const short = mutated(prepareStack, /(configure-aws-credentials@)[0-9a-f]{40}/, "$1a03048d");
         expect(pinProblems(short)).to.have.length(1);
-        const uncommented = mutated(prepareStack, /(pulumi\/actions@[0-9a-f]{40}) # v7.0.0/, "$1");
-        expect(pinProblems(uncommented)[0]).to.match(/pins pulumi\/actions@[0-9a-f]{40} without its version/);
-        const twoPins = mutated(
-            deploy,
-            /docker\/login-action@[0-9a-f]{40} # v3.4.0/,
-            `docker/login-action@${"a".repeat(40)} # v3.3.0`,
-        );
+        const uncommented = mutated(prepareStack, /(configure-aws-credentials@[0-9a-f]{40}) # v5.0.0/, "$1");
+        expect(pinProblems(uncommented)[0]).to.match(/pins aws-actions\/configure-aws-credentials@[0-9a-f]{40} without its version/);
+        const twoPins = mutated(deploy, /docker\/login-action@[0-9a-f]{40} # v3.4.0/, `docker/login-action@${"a".repeat(40)} # v3.3.0`);
         expect(pinProblems(twoPins)).to.have.length(1);
         expect(pinProblems(twoPins)[0]).to.match(/pins docker\/login-action to [0-9a-f]{40} # v3\.\d\.0, elsewhere/);
+    });
+
+    it("reads .yaml workflows, flow-style steps and reusable workflows too", () => {
+        const yaml = new Map(real).set(
+            ".github/workflows/extra.yaml",
+            "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: tj-actions/changed-files@v45\n",
+        );
+        expect(pinProblems(yaml)).to.deep.equal([
+            ".github/workflows/extra.yaml:6 uses tj-actions/changed-files@v45, which is not pinned to a full 40-hex commit SHA",
+        ]);
+        expect(load(yaml).jobs.map((job) => job.path)).to.include("extra.yaml:x");
+        const flow = mutated(deploy, "    steps:\n", "    steps:\n      - { uses: tj-actions/changed-files@v45 }\n");
+        expect(pinProblems(flow)[0]).to.match(/deploy.yml:\d+ uses tj-actions\/changed-files@v45, which is not pinned/);
+        const reusable = mutated(deploy, "jobs:\n", "jobs:\n  lint:\n    uses: octo/shared/.github/workflows/lint.yml@main\n");
+        expect(pinProblems(reusable)).to.deep.equal([
+            ".github/workflows/deploy.yml:12 uses octo/shared/.github/workflows/lint.yml@main, which is not pinned to a full 40-hex commit SHA",
+        ]);
     });
 });
 
@@ -202,7 +290,7 @@ describe("workflows: concurrency", () => {
         expect(groups).to.deep.equal([
             "deploy.yml:dev: deploy-dev",
             "deploy.yml:prod: deploy-prod",
-            "review-stack.yml:deploy: review-pr-${{ github.event.pull_request.number }}",
+            "review-stack.yml:deploy: review-pr-${{ needs.target.outputs.pr }}",
         ]);
     });
 
@@ -251,7 +339,7 @@ function promotion(repository: Repository) {
     );
     const pushers = deployJobs
         .filter((job) =>
-            job.actionInputs.some((a) => a.action === ".github/actions/build-images" && a.inputs.push === "true"),
+            job.actionInputs.some((a) => a.action === ".github/actions/build-images" && a.inputs.output === "push"),
         )
         .map((job) => job.path);
     return { releases, pushers };
@@ -296,27 +384,42 @@ describe("workflows: one build per commit, promoted from dev to prod", () => {
     });
 });
 
-describe("workflows: images built and scanned on every pull request", () => {
-    it("builds both images without pushing them, and fails on fixable critical vulnerabilities", () => {
-        const images = load(real).jobs.find((job) => job.path === "pull-request.yml > tests > tests.yml:images")!;
-        expect(images.actionInputs).to.deep.equal([
-            {
-                action: ".github/actions/build-images",
-                inputs: { namespace: "${{ vars.DOCKERHUB_USERNAME || 'local' }}", push: "false" },
-            },
-        ]);
-        const scans = YAML.parse(real.get(".github/workflows/tests.yml")!).jobs.images.steps.filter(
-            (step: { uses?: string }) => step.uses?.startsWith("aquasecurity/trivy-action@"),
-        );
-        expect(scans.map((step: { with: Record<string, unknown> }) => step.with)).to.deep.equal(
-            ["tasks", "requests"].map((service) => ({
-                "image-ref": `\${{ steps.build.outputs.${service}-tag }}`,
-                version: "v0.69.3",
-                severity: "CRITICAL",
-                "ignore-unfixed": true,
-                "exit-code": "1",
-            })),
-        );
+describe("workflows: the image that was scanned is the image that ships", () => {
+    /** The names of the images job's steps (or what they run), in order. */
+    const stepsOf = (files: Files) =>
+        YAML.parse(files.get(deploy)!).jobs.images.steps.map(
+            (step: { id?: string; run?: string; uses?: string }) =>
+                step.id === "build" ? "build" : step.run?.includes("scan-image.sh") ? "scan" : step.run?.includes("sign-image.sh") ? "sign" : "",
+        ).filter(Boolean);
+
+    it("pushes with provenance and an SBOM, scans the pushed digests, then signs them, before any release", () => {
+        expect(stepsOf(real)).to.deep.equal(["build", "scan", "sign"]);
+        const scan = YAML.parse(real.get(deploy)!).jobs.images.steps.find((s: { run?: string }) => s.run?.includes("scan-image.sh"));
+        expect(scan.env).to.deep.equal({
+            TASKS_IMAGE: "${{ steps.build.outputs.tasks-image }}",
+            REQUESTS_IMAGE: "${{ steps.build.outputs.requests-image }}",
+        });
+        const settings = run(path.join(root, ".github/scripts/build-settings.sh"), ["push"]);
+        expect(settings.stdout).to.include("provenance=mode=max");
+        const action = YAML.parse(real.get(".github/actions/build-images/action.yml")!);
+        const tasks = action.runs.steps.find((s: { id?: string }) => s.id === "tasks").with;
+        expect([tasks.sbom, tasks.provenance]).to.deep.equal(["${{ inputs.output == 'push' }}", "${{ steps.settings.outputs.provenance }}"]);
+        const workflow = YAML.parse(real.get(deploy)!);
+        expect(workflow.jobs.dev.needs).to.equal("images");
+        expect(workflow.jobs.images.permissions["id-token"]).to.equal("write");
+    });
+
+    it("sees a signature before the scan, a scan of a local build, and a scan left out", () => {
+        const signFirst = mutated(deploy, /(      - name: Scan the pushed digests[\s\S]*?)(      - name: Sign the scanned digests[\s\S]*?)(      - name: Name the images)/, "$2$1$3");
+        expect(stepsOf(signFirst)).to.deep.equal(["build", "sign", "scan"]);
+        const noScan = mutated(deploy, /      - name: Scan the pushed digests[\s\S]*?(      - name: Sign)/, "$1");
+        expect(stepsOf(noScan)).to.deep.equal(["build", "sign"]);
+    });
+
+    it("refuses to sign an image named by tag: only the scanned digest is signed", () => {
+        const result = run(path.join(root, ".github/scripts/sign-image.sh"), ["docker.io/ns/tasks:abc", "/dev/null"]);
+        expect(result.status).to.equal(2);
+        expect(result.stderr).to.include("is not named by digest");
     });
 });
 
@@ -340,7 +443,26 @@ describe("workflows: Dependabot", () => {
         expect(covered("npm")).to.have.members(folders(/(^|\/)package-lock\.json$/));
         expect(covered("pip")).to.have.members(folders(/(^|\/)requirements[^/]*\.txt$/));
         expect(covered("docker")).to.have.members(folders(/(^|\/)Dockerfile$/));
+        expect(covered("docker-compose")).to.have.members(folders(/(^|\/)compose\.ya?ml$/));
         expect(covered("github-actions")).to.have.members(["/", "/.github/actions/*"]);
+        // The pipeline's tools: every module under .github/tools, each pinning its tool's release.
+        expect(covered("gomod")).to.deep.equal(["/.github/tools/*"]);
+        expect(folders(/^\.github\/tools\/[^/]+\/go\.sum$/)).to.have.members([
+            "/.github/tools/cosign",
+            "/.github/tools/pulumi",
+            "/.github/tools/trivy",
+        ]);
+        // A cooldown of a week on every ecosystem: a bad release is usually pulled within days.
+        for (const update of config.updates) expect(update.cooldown?.["default-days"], update["package-ecosystem"]).to.be.at.least(7);
+    });
+
+    it("builds the Pulumi CLI at the version of @pulumi/pulumi, and each tool from its own release module", () => {
+        const sdk = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).dependencies["@pulumi/pulumi"];
+        const module = (tool: string) => fs.readFileSync(path.join(root, `.github/tools/${tool}/go.mod`), "utf8");
+        expect(module("pulumi")).to.match(new RegExp(`\\tgithub\\.com/pulumi/pulumi/pkg/v3 v${sdk.replace(/\./g, "\\.")}\\b`));
+        expect(module("pulumi")).to.include("tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi");
+        expect(module("trivy")).to.match(/\tgithub\.com\/aquasecurity\/trivy v0\.69\.3\b/);
+        expect(module("cosign")).to.include("tool github.com/sigstore/cosign/v3/cmd/cosign");
     });
 });
 
@@ -350,7 +472,7 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
     afterEach(() => fs.rmSync(folder, { recursive: true, force: true }));
 
     /** Runs drift-issue.sh with a `gh` that lists the given open issues and records every other call. */
-    function driftIssue(state: string, openIssues: string[]): string[] {
+    function driftIssue(state: string, openIssues: string[], withReport = true): string[] {
         const bin = path.join(folder, "bin");
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(folder, "issues.tsv"), openIssues.map((line) => `${line}\n`).join(""));
@@ -360,7 +482,9 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
                 `{ printf '%s' "$*" | tr '\\n' ' '; echo; } >>"${folder}/calls"\n`,
             { mode: 0o755 },
         );
-        fs.writeFileSync(path.join(folder, "report.txt"), "~ aws:ec2/securityGroup:SecurityGroup tasks-sg update\n");
+        if (withReport) {
+            fs.writeFileSync(path.join(folder, "report.txt"), "~ aws:ec2/securityGroup:SecurityGroup tasks-sg update\n");
+        }
         const env = {
             PATH: `${bin}:${process.env.PATH}`,
             GITHUB_SERVER_URL: "https://github.com",
@@ -379,7 +503,7 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
     }
 
     it("comments on the stack's open issue instead of opening another", () => {
-        const calls = driftIssue("drift", ["12\tDrift on the prod stack", "34\tDrift on the dev stack"]);
+        const calls = driftIssue("failure", ["12\tDrift on the prod stack", "34\tDrift on the dev stack"]);
         expect(calls).to.have.length(1);
         expect(calls[0]).to.match(/^issue comment 34 --repo octo\/repo --body The drift check of the dev stack found/);
         expect(calls[0]).to.include("https://github.com/octo/repo/actions/runs/77");
@@ -387,7 +511,7 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
     });
 
     it("opens the stack's issue, labelled drift, when none is open", () => {
-        const calls = driftIssue("drift", ["12\tDrift on the prod stack", "13\tDrift on the dev stack, again?"]);
+        const calls = driftIssue("failure", ["12\tDrift on the prod stack", "13\tDrift on the dev stack, again?"]);
         expect(calls.map((call) => call.split(" --body")[0].split(" --description")[0])).to.deep.equal([
             "label create drift --repo octo/repo --force --color D93F0B",
             "issue create --repo octo/repo --title Drift on the dev stack --label drift",
@@ -395,13 +519,19 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
     });
 
     it("closes the stack's issue once the stack is back in line, and does nothing when none is open", () => {
-        expect(driftIssue("clean", ["34\tDrift on the dev stack"])).to.deep.equal([
+        expect(driftIssue("success", ["34\tDrift on the dev stack"])).to.deep.equal([
             "issue close 34 --repo octo/repo --comment The drift check of the dev stack finds no drift any more: " +
                 "https://github.com/octo/repo/actions/runs/77",
         ]);
     });
 
+    it("reports a check that never ran (its step skipped, no report) as one that could not run", () => {
+        fs.rmSync(path.join(folder, "report.txt"), { force: true });
+        const calls = driftIssue("skipped", ["34\tDrift on the dev stack"], false);
+        expect(calls[0]).to.include("The check stopped before comparing anything");
+    });
+
     it("does nothing on a clean check with no open issue", () => {
-        expect(driftIssue("clean", ["12\tDrift on the prod stack"])).to.deep.equal([]);
+        expect(driftIssue("success", ["12\tDrift on the prod stack"])).to.deep.equal([]);
     });
 });

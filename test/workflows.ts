@@ -16,8 +16,11 @@ export function readRepositoryFiles(): Files {
     for (const folder of [".github/workflows", ".github/scripts"]) {
         for (const name of fs.readdirSync(path.join(root, folder)).sort()) add(`${folder}/${name}`);
     }
-    for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort())
-        add(`.github/actions/${name}/action.yml`);
+    for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort()) {
+        for (const file of ["action.yml", "action.yaml"]) {
+            if (fs.existsSync(path.join(root, ".github/actions", name, file))) add(`.github/actions/${name}/${file}`);
+        }
+    }
     add("docs/ci-cd.md");
     return files;
 }
@@ -34,6 +37,8 @@ export interface Environment {
     /** Only main may deploy to it (a deployment branch rule), or any branch. */
     mainOnly: boolean;
     reviewers: boolean;
+    /** A job that a pull request can start may run in it (the table's "pull requests" column). */
+    pullRequests: boolean;
 }
 
 /** The settings and environments tables of docs/ci-cd.md: the one list of what to create, which the tests hold to. */
@@ -51,7 +56,12 @@ export function readInventory(docs: string): { settings: Setting[]; environments
         }
         const environment = /^`([a-z-]+)`$/.exec(first);
         if (environment && (second === "main" || second === "any branch")) {
-            environments.push({ name: environment[1], mainOnly: second === "main", reviewers: third === "required" });
+            environments.push({
+                name: environment[1],
+                mainOnly: second === "main",
+                reviewers: third.startsWith("required"),
+                pullRequests: cells[4] === "yes",
+            });
         }
     }
     return { settings, environments };
@@ -80,6 +90,14 @@ export interface JobReach {
     uses: string[];
     /** What the analysis could not follow, or found unsafe on its own (secrets: inherit, computed names). */
     problems: string[];
+    /** The `ref:` and `repository:` of each actions/checkout step, as written. */
+    checkouts: { ref?: string; repository?: string }[];
+    /** Each `${{ }}` expanded inside a `run:` script (script injection: pass it through env instead). */
+    runExpressions: string[];
+    /** The job's `permissions:` (the workflow's when it sets none), as written. */
+    permissions: Record<string, string> | string | undefined;
+    /** The `env:` of the job and its workflow, as written. */
+    env: Record<string, unknown>;
 }
 
 const expression = /\$\{\{([\s\S]*?)\}\}/g;
@@ -131,11 +149,17 @@ function contextReads(
     return found;
 }
 
+/** The workflow's triggers; a push that only main's branch can start is `push:main`. */
 function triggersOf(workflow: Yaml): string[] {
     const on = workflow.on;
     if (typeof on === "string") return [on];
     if (Array.isArray(on)) return on;
-    return Object.keys(on ?? {});
+    return Object.entries<Yaml | null>(on ?? {}).map(([name, spec]) => {
+        const branches = spec?.branches;
+        const mainOnly =
+            Array.isArray(branches) && branches.length > 0 && branches.every((b) => b === "main") && !spec?.tags;
+        return name === "push" && mainOnly ? "push:main" : name;
+    });
 }
 
 function parse(files: Files, file: string): Yaml {
@@ -171,15 +195,21 @@ function withScripts(files: Files, shell: string): string {
 /** Follows a job's steps, entering local composite actions with their inputs filled in. */
 function walkSteps(files: Files, steps: Yaml[], values: Record<string, Record<string, string>>, reach: JobReach) {
     for (const step of steps ?? []) {
+        if (typeof step?.run === "string") {
+            reach.runExpressions.push(...[...step.run.matchAll(expression)].map((match) => match[0]));
+        }
         const resolved = YAML.parse(resolve(YAML.stringify(step), values)) as Yaml;
         collect(resolved, reach, ["if"]);
         const uses: string | undefined = resolved.uses;
         if (uses) reach.uses.push(uses);
+        if (uses?.startsWith("actions/checkout@")) {
+            reach.checkouts.push({ ref: resolved.with?.ref, repository: resolved.with?.repository });
+        }
         if (typeof resolved.run === "string") reach.commands += `\n${resolved.run}`;
         if (uses?.startsWith("aws-actions/configure-aws-credentials@"))
             reach.roles.push(resolved.with?.["role-to-assume"] ?? "");
         if (uses?.startsWith("./")) {
-            const file = `${uses.slice(2)}/action.yml`;
+            const file = [`${uses.slice(2)}/action.yml`, `${uses.slice(2)}/action.yaml`].find((f) => files.has(f)) ?? "";
             const action = parse(files, file);
             const inputs: Record<string, string> = {};
             for (const [name, spec] of Object.entries<Yaml>(action.inputs ?? {})) {
@@ -203,6 +233,18 @@ function collect(value: Yaml, reach: JobReach, conditionKeys: string[]) {
                 reach.problems.push(`reads secrets or vars by a computed name: ${dynamic}`);
         }
     }
+}
+
+/** A job's matrix as its combinations: the product of its lists, then its `include:` entries. */
+function combinations(matrix: Yaml | undefined): Record<string, string>[] {
+    if (!matrix) return [{}];
+    const { include, exclude: _exclude, ...lists } = matrix;
+    let all: Record<string, string>[] = [{}];
+    for (const [key, values] of Object.entries<unknown[]>(lists)) {
+        all = all.flatMap((combination) => values.map((value) => ({ ...combination, [key]: String(value) })));
+    }
+    const extra: Record<string, string>[] = include ?? [];
+    return Object.keys(lists).length ? [...all, ...extra] : extra.length ? extra : [{}];
 }
 
 /** Every job a workflow runs, following calls into reusable workflows. */
@@ -234,8 +276,7 @@ function jobsOf(
     ];
     const all: JobReach[] = [];
     for (const [id, job] of Object.entries<Yaml>(workflow.jobs ?? {})) {
-        const include: Record<string, string>[] = job.strategy?.matrix?.include ?? [{}];
-        for (const matrix of include) {
+        for (const matrix of combinations(job.strategy?.matrix)) {
             const values = {
                 inputs: context.inputs,
                 matrix: Object.fromEntries(Object.entries(matrix).map(([k, v]) => [k, String(v)])),
@@ -256,6 +297,10 @@ function jobsOf(
                 actionInputs: [],
                 uses: [],
                 problems: [],
+                checkouts: [],
+                runExpressions: [],
+                permissions: job.permissions ?? workflow.permissions,
+                env: { ...(workflow.env ?? {}), ...(job.env ?? {}) },
             };
             if (reach.environment?.includes("${{"))
                 reach.problems.push(`its environment cannot be worked out: ${reach.environment}`);
@@ -265,6 +310,9 @@ function jobsOf(
             reach.commands = withScripts(files, reach.commands);
             if (typeof resolved.uses === "string") {
                 reach.uses.push(resolved.uses);
+                if (!resolved.uses.startsWith("./") && resolved.secrets === "inherit") {
+                    reach.problems.push(`passes every secret to a workflow of another repository: ${resolved.uses}`);
+                }
                 if (resolved.uses.startsWith("./")) {
                     const inputs = Object.fromEntries(
                         Object.entries<unknown>(resolved.with ?? {}).map(([k, v]) => [k, String(v)]),
@@ -296,7 +344,7 @@ function jobsOf(
 /** Every job of every workflow that GitHub starts by itself (not workflow_call only), as it runs. */
 export function allJobs(files: Files): JobReach[] {
     const jobs: JobReach[] = [];
-    for (const file of [...files.keys()].filter((f) => f.startsWith(".github/workflows/"))) {
+    for (const file of [...files.keys()].filter((f) => /^\.github\/workflows\/[^/]+\.ya?ml$/.test(f))) {
         const triggers = triggersOf(parse(files, file));
         if (triggers.every((trigger) => trigger === "workflow_call")) continue;
         jobs.push(
@@ -324,8 +372,40 @@ export function load(files: Files): Repository {
     return { files, jobs: allJobs(files), ...readInventory(files.get("docs/ci-cd.md") ?? "") };
 }
 
-const pullRequestTriggers = ["pull_request", "pull_request_target"];
-const isProd = (setting: Setting) => setting.scope === "prod" || setting.name.startsWith("PROD_");
+/** Triggers that run main's workflow, and so pass main-only environments, on an event a pull request controls. */
+const onMainForPullRequests = [
+    "pull_request_target",
+    "issue_comment",
+    "workflow_run",
+    "issues",
+    "discussion",
+    "discussion_comment",
+];
+/** Triggers that run the workflow of a pull request or of any branch: main-only environments refuse their jobs. */
+const onBranches = [
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "merge_group",
+    "push",
+    "workflow_dispatch",
+    "create",
+    "delete",
+    "release",
+];
+
+/** Whether the job can run a pull request's or a branch's own workflow (and so its code): no main-only gate stops it. */
+function runsBranchCode(repo: Repository, job: JobReach): boolean {
+    const environment = repo.environments.find((e) => e.name === job.environment);
+    return job.triggers.some((t) => onBranches.includes(t)) && !environment?.mainOnly;
+}
+
+/** Whether someone who can open a pull request or push a branch can start the job and have it run. */
+export function pullRequestCanStart(repo: Repository, job: JobReach): boolean {
+    return job.triggers.some((t) => onMainForPullRequests.includes(t)) || runsBranchCode(repo, job);
+}
+const isProdEnvironment = (name?: string) => name === "prod" || Boolean(name?.startsWith("prod-"));
+const isProd = (setting: Setting) => isProdEnvironment(setting.scope) || setting.name.startsWith("PROD_");
 const isDeployerRole = (name: string) => /DEPLOY_ROLE/.test(name);
 
 function readsOf(repo: Repository, job: JobReach): { name: string; setting?: Setting; kind: string }[] {
@@ -342,10 +422,22 @@ function readsOf(repo: Repository, job: JobReach): { name: string; setting?: Set
  * no setting of such an environment; they assume roles named by variables only, and get no inherited secrets.
  */
 export function pullRequestReachProblems(repo: Repository): string[] {
-    const open = repo.environments.filter((e) => !e.mainOnly && e.reviewers).map((e) => e.name);
+    const open = repo.environments.filter((e) => e.pullRequests).map((e) => e.name);
     const problems: string[] = [];
-    for (const job of repo.jobs.filter((j) => j.triggers.some((t) => pullRequestTriggers.includes(t)))) {
+    for (const job of repo.jobs.filter((j) => pullRequestCanStart(repo, j))) {
         problems.push(...job.problems.map((problem) => `${job.path} ${problem}`));
+        for (const { ref, repository } of job.checkouts) {
+            if (ref !== undefined || repository !== undefined) {
+                problems.push(`${job.path} checks out ${repository ?? "this repository"} at ${ref ?? "its default"}`);
+            }
+        }
+        if (runsBranchCode(repo, job) && job.permissions && typeof job.permissions === "object") {
+            for (const [scope, level] of Object.entries(job.permissions)) {
+                if (level === "write" && scope !== "id-token") {
+                    problems.push(`${job.path} holds ${scope}: write while it runs a pull request's own code`);
+                }
+            }
+        }
         if (job.environment && !open.includes(job.environment)) {
             problems.push(`${job.path} runs in environment ${job.environment}, which pull requests must not reach`);
         }
@@ -402,15 +494,67 @@ export function prodJobProblems(repo: Repository): string[] {
     const problems: string[] = [];
     for (const job of repo.jobs) {
         const prodReads = readsOf(repo, job).filter(({ setting }) => setting && isProd(setting));
-        if (prodReads.length > 0 && job.environment !== "prod") {
+        if (prodReads.length > 0 && !isProdEnvironment(job.environment)) {
             problems.push(
-                `${job.path} reaches ${prodReads.map((r) => r.name).join(", ")} but does not declare environment: prod`,
+                `${job.path} reaches ${prodReads.map((r) => r.name).join(", ")} but runs in no prod environment`,
             );
         }
     }
     const prod = repo.environments.find((e) => e.name === "prod");
     if (!prod?.mainOnly || !prod.reviewers) problems.push("docs/ci-cd.md must make prod main-only, with reviewers");
+    for (const environment of repo.environments.filter((e) => isProdEnvironment(e.name))) {
+        if (!environment.mainOnly || environment.pullRequests) {
+            problems.push(`docs/ci-cd.md must make ${environment.name} main-only, closed to pull requests`);
+        }
+    }
     return problems;
+}
+
+/** No `${{ }}` is expanded inside a `run:` script, where a value could inject shell: env passes it instead. */
+export function scriptInjectionProblems(repo: Repository): string[] {
+    return repo.jobs.flatMap((job) =>
+        [...new Set(job.runExpressions)].map((e) => `${job.path} expands ${e} inside run: (pass it through env:)`),
+    );
+}
+
+/** Secrets reach the steps that need them only: never a job's or a workflow's env:, which every step sees. */
+export function secretEnvironmentProblems(repo: Repository): string[] {
+    return repo.jobs.flatMap((job) =>
+        Object.entries(job.env)
+            .filter(([, value]) => /\bsecrets\./.test(String(value)))
+            .map(([name]) => `${job.path} puts a secret in the env: of every step (${name})`),
+    );
+}
+
+/** A job that holds a secret or an OIDC token installs packages without running their install scripts. */
+export function installScriptProblems(repo: Repository): string[] {
+    const privileged = (job: JobReach) =>
+        job.secrets.size > 0 ||
+        (typeof job.permissions === "object" && job.permissions?.["id-token"] === "write");
+    return repo.jobs
+        .filter(privileged)
+        .flatMap((job) =>
+            job.commands
+                .split("\n")
+                .filter((line) => /\bnpm (ci|install|i)\b/.test(line) && !line.includes("--ignore-scripts"))
+                .map((line) => `${job.path} runs install scripts while it holds a secret: ${line.trim()}`),
+        );
+}
+
+/** Every `uses:` value of a workflow or action file (any YAML style), with its line and the comment on that line. */
+function usesOf(text: string): { value: string; line: number; comment: string }[] {
+    const found: { value: string; line: number; comment: string }[] = [];
+    const lines = text.split("\n");
+    YAML.visit(YAML.parseDocument(text), {
+        Pair(_, pair) {
+            if (!YAML.isScalar(pair.key) || pair.key.value !== "uses" || !YAML.isScalar(pair.value)) return;
+            const [start, end] = pair.value.range ?? [0, 0];
+            const line = text.slice(0, start).split("\n").length;
+            const rest = lines[line - 1].slice(end - (text.lastIndexOf("\n", start - 1) + 1));
+            found.push({ value: String(pair.value.value), line, comment: /#(.*)$/.exec(rest)?.[1]?.trim() ?? "" });
+        },
+    });
+    return found;
 }
 
 /** Every `uses:` names a full commit SHA with its version in a comment, the same pin wherever an action is used. */
@@ -418,24 +562,22 @@ export function pinProblems(files: Files): string[] {
     const problems: string[] = [];
     const pins = new Map<string, string>();
     for (const [file, text] of files) {
-        if (!file.endsWith(".yml")) continue;
-        text.split("\n").forEach((line, index) => {
-            const match = /^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$/.exec(line);
-            if (!match || match[1].startsWith("./")) return;
-            const [, value, comment] = match;
-            const where = `${file}:${index + 1}`;
+        if (!/^\.github\/(workflows|actions)\/.*\.ya?ml$/.test(file)) continue;
+        for (const { value, line, comment } of usesOf(text)) {
+            if (value.startsWith("./")) continue;
+            const where = `${file}:${line}`;
             const pinned = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_./-]+)@([0-9a-f]{40})$/.exec(value);
             if (!pinned) {
                 problems.push(`${where} uses ${value}, which is not pinned to a full 40-hex commit SHA`);
-                return;
+                continue;
             }
-            const version = /^#\s*(v?\d+(?:\.\d+)*)\s*$/.exec(comment ?? "")?.[1];
+            const version = /^(v?\d+(?:\.\d+)*)$/.exec(comment)?.[1];
             if (!version) problems.push(`${where} pins ${value} without its version in a comment (# vX.Y.Z)`);
             const pin = `${pinned[2]} # ${version}`;
             const earlier = pins.get(pinned[1]);
             if (earlier && earlier !== pin) problems.push(`${where} pins ${pinned[1]} to ${pin}, elsewhere ${earlier}`);
             pins.set(pinned[1], pin);
-        });
+        }
     }
     return problems;
 }

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Compares a stack's resources in the cloud with its state (`pulumi refresh --preview-only`, which writes nothing),
-# then keeps the stack's drift issue up to date with drift-issue.sh. Exits non-zero on drift.
-#   drift-check.sh STACK
+# and keeps the output in REPORT for drift-issue.sh. Exits non-zero on drift, or when the check could not run.
+#   drift-check.sh STACK REPORT
 set -uo pipefail
 
-stack=${1:?usage: drift-check.sh STACK}
-report=$(mktemp)
+usage="usage: drift-check.sh STACK REPORT"
+stack=${1:?$usage}
+report=${2:?$usage}
 
 pulumi refresh --stack "$stack" --preview-only --expect-no-changes --color never --suppress-progress 2>&1 |
   tee "$report"
-status=${PIPESTATUS[0]}
-if [ "$status" -eq 0 ]; then state=clean; else state=drift; fi
-"$(dirname "$0")/drift-issue.sh" "$stack" "$state" "$report" || status=1
-exit "$status"
+exit "${PIPESTATUS[0]}"
