@@ -85,7 +85,7 @@ record() {
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
-  log "${command:-release} $release_id failed: $failure"
+  log "${command:-release}${release_id:+ $release_id} failed: $failure"
   if [ "$command" = bootstrap ]; then
     printf '%s\n' "$failure" >"$bootstrap_failure"
     return
