@@ -138,6 +138,25 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
         expect(engine.docker("inspect", "--format", "{{.Config.Image}}", "tasks-proxy").trim()).to.equal(helpers.proxy);
     });
 
+    it("runs the proxy with its limits on slow clients: timeouts, header size, and its sockets capped", async () => {
+        const socket = path.join(host.paths.run, "proxy", "admin.sock");
+        const server = await new Promise<Record<string, unknown>>((resolve, reject) => {
+            http.get({ socketPath: socket, path: "/config/apps/http/servers/tasks", headers: { Host: "localhost" } }, (response) => {
+                let body = "";
+                response.on("data", (chunk) => (body += chunk));
+                response.on("end", () => resolve(JSON.parse(body)));
+            }).on("error", reject);
+        });
+        expect(server).to.include({
+            read_header_timeout: `${testProxyLimits.readHeaderTimeoutSeconds}s`,
+            read_timeout: `${testProxyLimits.readTimeoutSeconds}s`,
+            idle_timeout: "60s",
+            max_header_bytes: 65536,
+        });
+        const ulimits = JSON.parse(engine.docker("inspect", "--format", "{{json .HostConfig.Ulimits}}", "tasks-proxy"));
+        expect(ulimits).to.deep.equal([{ Name: "nofile", Hard: 4096, Soft: 4096 }]);
+    });
+
     it("answers 503 in JSON before the first release, then serves the first release", async () => {
         expect(await get(host.port, "/version")).to.deep.equal({
             status: 503,
@@ -417,6 +436,17 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
             `hostname=${os.hostname()} endpoint=${moto.endpoint} args=--region eu-west-1 ssm get-parameter ` +
                 `--name ${parameterPath}/MONGODB_URI:${mongoVersion} --with-decryption --query Parameter.Value --output text`,
         );
+    });
+
+    it("answers 431 itself to request headers over the proxy's 64 KiB", async () => {
+        const answer = await new Promise<number>((resolve, reject) => {
+            const headers = Object.fromEntries(Array.from({ length: 18 }, (_, index) => [`x-filler-${index}`, "a".repeat(4096)]));
+            http.get({ host: "127.0.0.1", port: host.port, path: "/version", headers, agent: false }, (response) => {
+                response.resume();
+                resolve(response.statusCode ?? 0);
+            }).on("error", reject);
+        });
+        expect(answer).to.equal(431);
     });
 
     describe("the proxy against slow clients", () => {
