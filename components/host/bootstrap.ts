@@ -9,14 +9,15 @@ export const releaseScript = fs.readFileSync(path.join(__dirname, "..", "release
 
 /**
  * The official AWS CLI image: the AMI has Docker but no AWS CLI. Pinned by digest (a tag can be moved); the tag in
- * front only says which version the digest is.
+ * front only says which version the digest is. The digest is a public project's pin of this tag (docs/hosts.md).
  */
 export const defaultAwsCliImage =
     "public.ecr.aws/aws-cli/aws-cli:2.31.23@sha256:668ffb01408e03e1002b36886797c1a97b09f7d0f02fba3123f9fcd68a081dc5";
 
 /**
  * The official Caddy image, the reverse proxy on the service's public port: the multi-platform index of
- * caddy:2.11.4-alpine, pinned by digest. The release tests run Caddy of the same version (scripts/install.sh builds it).
+ * caddy:2.11.4-alpine from the official image's tag list (docker-library/repo-info), pinned by digest. The release
+ * tests run Caddy of the same version (scripts/install.sh builds it).
  */
 export const defaultProxyImage =
     "caddy:2.11.4-alpine@sha256:de23def33b17fb5d1290b0f6c2add1d70780e52341896c00a4c8a2a2fe9d355e";
@@ -36,7 +37,10 @@ export interface ProxyLimits {
     readTimeoutSeconds: number;
     /** Time a kept-alive connection may sit idle between requests. @default 60 */
     idleTimeoutSeconds: number;
-    /** Largest request line and headers; the services' own limit (16 KiB) is below it, so they answer 431 in JSON. @default 65536 */
+    /**
+     * Largest request line and headers; the services' own limit (16 KiB) is below it, so they answer 431 in JSON.
+     * @default 65536
+     */
     maxHeaderBytes: number;
     /**
      * Bytes of a body the proxy reads in full before it opens a request to the service, so a slow body never holds
