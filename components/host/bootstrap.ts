@@ -1,3 +1,4 @@
+import { gzipSync } from "fflate";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -6,11 +7,58 @@ import { releaseScriptPath } from "../release/document";
 /** The release script every host carries; a real file, so shellcheck and the release tests run it as it ships. */
 export const releaseScript = fs.readFileSync(path.join(__dirname, "..", "release", "release-service.sh"), "utf8");
 
-/** The official AWS CLI image: the AMI has Docker but no AWS CLI. Pinned by an exact version. */
-export const defaultAwsCliImage = "public.ecr.aws/aws-cli/aws-cli:2.31.23";
+/**
+ * The official AWS CLI image: the AMI has Docker but no AWS CLI. Pinned by digest (a tag can be moved); the tag in
+ * front only says which version the digest is. The digest is a public project's pin of this tag (docs/hosts.md).
+ */
+export const defaultAwsCliImage =
+    "public.ecr.aws/aws-cli/aws-cli:2.31.23@sha256:668ffb01408e03e1002b36886797c1a97b09f7d0f02fba3123f9fcd68a081dc5";
 
-/** The official Caddy image, the reverse proxy on the service's public port. Pinned by an exact version. */
-export const defaultProxyImage = "caddy:2.11.7-alpine";
+/**
+ * The official Caddy image, the reverse proxy on the service's public port: the multi-platform index of
+ * caddy:2.11.4-alpine from the official image's tag list (docker-library/repo-info), pinned by digest. The release
+ * tests run Caddy of the same version (scripts/install.sh builds it).
+ */
+export const defaultProxyImage =
+    "caddy:2.11.4-alpine@sha256:de23def33b17fb5d1290b0f6c2add1d70780e52341896c00a4c8a2a2fe9d355e";
+
+/** EC2 takes at most 16 KB of user data, counted before base64 (EC2 User Guide, "instancedata-add-user-data"). */
+export const userDataLimitBytes = 16384;
+
+/**
+ * What the proxy allows a client, so slow clients are cut off at the proxy and never hold the service's workers. Caddy
+ * has no cap on concurrent connections of its own (its listener wrappers are http_redirect, proxy_protocol and tls),
+ * so the proxy container's open-file limit caps its sockets.
+ */
+export interface ProxyLimits {
+    /** Time to send the request line and headers. @default 10 */
+    readHeaderTimeoutSeconds: number;
+    /** Time to send the whole request, body included. @default 30 */
+    readTimeoutSeconds: number;
+    /** Time a kept-alive connection may sit idle between requests. @default 60 */
+    idleTimeoutSeconds: number;
+    /**
+     * Largest request line and headers; the services' own limit (16 KiB) is below it, so they answer 431 in JSON.
+     * @default 65536
+     */
+    maxHeaderBytes: number;
+    /**
+     * Bytes of a body the proxy reads in full before it opens a request to the service, so a slow body never holds
+     * a worker; one byte over the services' 64 KiB limit, so a larger body still gets their 413. @default 65537
+     */
+    requestBufferBytes: number;
+    /** Open files of the proxy container: client and upstream sockets together. @default 4096 */
+    maxOpenFiles: number;
+}
+
+export const defaultProxyLimits: ProxyLimits = {
+    readHeaderTimeoutSeconds: 10,
+    readTimeoutSeconds: 30,
+    idleTimeoutSeconds: 60,
+    maxHeaderBytes: 65536,
+    requestBufferBytes: 65537,
+    maxOpenFiles: 4096,
+};
 
 /** What a host needs to know before any release. None of it is secret, and none of it changes with a release. */
 export interface HostBootstrap {
@@ -24,8 +72,12 @@ export interface HostBootstrap {
     region: string;
     /** SSM path under which the host records each release's outcome, one parameter per instance. */
     recordPath: string;
+    /** Pinned by digest. */
     proxyImage: string;
+    /** Pinned by digest. */
     awsCliImage: string;
+    /** What the proxy allows a client. @default defaultProxyLimits */
+    proxyLimits?: Partial<ProxyLimits>;
 }
 
 /** Where the host keeps its release files. State survives a reboot; the run folder (a tmpfs) does not. */
@@ -42,6 +94,7 @@ export const hostPaths: HostPaths = {
 };
 
 const unitNames = (serviceName: string) => ({ proxy: `${serviceName}-proxy`, release: `${serviceName}-release` });
+const proxyLimitsOf = (host: HostBootstrap): ProxyLimits => ({ ...defaultProxyLimits, ...host.proxyLimits });
 
 function checkBootstrap(host: HostBootstrap): void {
     if (!/^[a-z][a-z0-9-]*$/.test(host.serviceName)) {
@@ -51,10 +104,17 @@ function checkBootstrap(host: HostBootstrap): void {
         throw new Error(`port ${host.port} must be 1-45535: the release slots are port+10000 and port+20000`);
     }
     if (!/^\/[\x21-\x7e]*$/.test(host.healthPath)) throw new Error(`healthPath "${host.healthPath}" must start with /`);
+    for (const [name, image] of [["proxyImage", host.proxyImage], ["awsCliImage", host.awsCliImage]]) {
+        if (!/^[^\s@]+@sha256:[0-9a-f]{64}$/.test(image)) {
+            throw new Error(`${name} "${image}" must be pinned by digest (repository[:tag]@sha256:<digest>)`);
+        }
+    }
 }
 
 /** The release script's settings on this host (`/etc/release-service.env`). */
 export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = hostPaths): string {
+    const limits = proxyLimitsOf(host);
+    const units = unitNames(host.serviceName);
     const settings: Record<string, string> = {
         SERVICE_NAME: host.serviceName,
         PORT: String(host.port),
@@ -62,7 +122,14 @@ export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = host
         AWS_REGION: host.region,
         AWS_CLI_IMAGE: host.awsCliImage,
         RECORD_PATH: host.recordPath,
-        PROXY_NAME: unitNames(host.serviceName).proxy,
+        PROXY_NAME: units.proxy,
+        PROXY_IMAGE: host.proxyImage,
+        RELEASE_UNIT: `${units.release}.service`,
+        PROXY_READ_HEADER_TIMEOUT: `${limits.readHeaderTimeoutSeconds}s`,
+        PROXY_READ_TIMEOUT: `${limits.readTimeoutSeconds}s`,
+        PROXY_IDLE_TIMEOUT: `${limits.idleTimeoutSeconds}s`,
+        PROXY_MAX_HEADER_BYTES: String(limits.maxHeaderBytes),
+        PROXY_REQUEST_BUFFER_BYTES: String(limits.requestBufferBytes),
         STATE_DIR: paths.state,
         RUN_DIR: paths.run,
     };
@@ -83,6 +150,7 @@ export function renderProxyUnit(host: HostBootstrap, paths: HostPaths = hostPath
         "/usr/bin/docker run --rm",
         `--name ${proxy}`,
         "--network host",
+        `--ulimit nofile=${proxyLimitsOf(host).maxOpenFiles}`,
         `--volume ${configFolder}:${configFolder}:ro`,
         `--volume ${socketFolder}:${socketFolder}`,
         "--log-driver json-file --log-opt max-size=10m --log-opt max-file=3",
@@ -138,8 +206,10 @@ export function renderReleaseUnit(host: HostBootstrap): string {
 }
 
 /**
- * The host's user data: cloud-config that installs nothing and holds no image digest and no secret. It writes the
- * release script and its settings, pulls the two helper images, starts the proxy and marks the host bootstrapped.
+ * The host's bootstrap: cloud-config that installs nothing and holds no secret and nothing that changes with a
+ * release (the only digests are the two helper images'). It writes the release script, its settings and the units,
+ * then `release-service bootstrap` pulls the helper images, starts the proxy and marks the host bootstrapped, or
+ * records why it could not.
  */
 export function renderBootstrap(host: HostBootstrap): string {
     checkBootstrap(host);
@@ -164,15 +234,23 @@ export function renderBootstrap(host: HostBootstrap): string {
         runcmd: [
             // The AMI's ECS agent would try to join a cluster this host is not part of.
             ["systemctl", "disable", "--now", "ecs.service"],
-            ["docker", "pull", "--quiet", host.proxyImage],
-            ["docker", "pull", "--quiet", host.awsCliImage],
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", "--now", `${units.proxy}.service`],
-            ["systemctl", "enable", `${units.release}.service`],
-            // Releases wait for this mark, so the first one never races the bootstrap.
-            ["mkdir", "-p", hostPaths.state],
-            ["touch", `${hostPaths.state}/bootstrapped`],
+            // Releases wait for its mark (or its recorded failure), so the first one never races the bootstrap.
+            [releaseScriptPath, "bootstrap"],
         ],
     };
     return `#cloud-config\n${YAML.stringify(document, { lineWidth: 0 })}`;
+}
+
+/**
+ * The user data as EC2 takes it (`userDataBase64`): the bootstrap gzipped, which cloud-init unpacks, so it fits EC2's
+ * 16 KB. The gzip is pure JavaScript with no timestamp, so the same bootstrap gives the same bytes on every machine
+ * and Node version: the hosts are replaced on a change of their user data, so any other byte would replace them.
+ */
+export function renderUserData(host: HostBootstrap): string {
+    const gzipped = gzipSync(Buffer.from(renderBootstrap(host), "utf8"), { level: 9, mtime: 0 });
+    if (gzipped.length > userDataLimitBytes) {
+        throw new Error(`the ${host.serviceName} host's user data is ${gzipped.length} bytes gzipped; EC2 takes ${userDataLimitBytes}`);
+    }
+    return Buffer.from(gzipped).toString("base64");
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Releases a service on its host without downtime, behind a reverse proxy (Caddy) on the service's public port.
+#   release-service bootstrap    run once by cloud-init: pull the helper images, start the proxy, mark the host ready
 #   release-service deploy       run by the SSM release document; its inputs come as SSM_* variables
 #   release-service resume       run at boot by systemd: bring the current release back, secrets included
 #   release-service proxy-init   write the proxy's first config if it has none (the proxy unit runs it)
+#   release-service proxy-config [UPSTREAM]   print the proxy's config for an upstream (none: the 503 of a new host)
 #   release-service status       print the current release, the service's containers and the last log lines
 #
 # deploy: pull the image by digest while the old container serves, start the new one beside it on the other loopback
@@ -15,12 +17,19 @@ config_file=${RELEASE_CONFIG:-/etc/release-service.env}
 # shellcheck source=/dev/null
 source "$config_file"
 : "${SERVICE_NAME:?}" "${PORT:?}" "${HEALTH_PATH:?}" "${AWS_REGION:?}" "${AWS_CLI_IMAGE:?}" "${RECORD_PATH:?}"
-: "${PROXY_NAME:?}" "${STATE_DIR:?}" "${RUN_DIR:?}"
+: "${PROXY_NAME:?}" "${PROXY_IMAGE:?}" "${RELEASE_UNIT:?}" "${STATE_DIR:?}" "${RUN_DIR:?}"
+: "${PROXY_READ_HEADER_TIMEOUT:?}" "${PROXY_READ_TIMEOUT:?}" "${PROXY_IDLE_TIMEOUT:?}" "${PROXY_MAX_HEADER_BYTES:?}"
+: "${PROXY_REQUEST_BUFFER_BYTES:?}"
 KEEP_RELEASES=${KEEP_RELEASES:-3}
 STOP_TIMEOUT_SECONDS=${STOP_TIMEOUT_SECONDS:-15}
 BOOTSTRAP_TIMEOUT_SECONDS=${BOOTSTRAP_TIMEOUT_SECONDS:-600}
+# A pull is tried this many times, the waits between tries doubling from PULL_RETRY_SECONDS: Docker Hub has bad minutes.
+PULL_ATTEMPTS=${PULL_ATTEMPTS:-4}
+PULL_RETRY_SECONDS=${PULL_RETRY_SECONDS:-5}
 
 current_file="$STATE_DIR/current"
+bootstrapped_mark="$STATE_DIR/bootstrapped"
+bootstrap_failure="$STATE_DIR/bootstrap-failed"
 proxy_config="$STATE_DIR/proxy/caddy.json"
 proxy_socket="$RUN_DIR/proxy/admin.sock"
 # The two loopback ports a release alternates between, so the old and the new container can run side by side.
@@ -76,7 +85,11 @@ record() {
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
-  log "${command:-release} $release_id failed: $failure"
+  log "${command:-release}${release_id:+ $release_id} failed: $failure"
+  if [ "$command" = bootstrap ]; then
+    printf '%s\n' "$failure" >"$bootstrap_failure"
+    return
+  fi
   [ "$command" = deploy ] || return
   if [ -n "$new_container" ]; then
     failure_logs=$(docker logs --tail 20 "$new_container" 2>&1 || true)
@@ -137,21 +150,30 @@ save_current() {
 
 # --- steps --------------------------------------------------------------------------------------------------------
 
+# A host whose bootstrap failed fails the release at once, with the bootstrap's reason.
 wait_for_bootstrap() {
   local deadline=$((SECONDS + BOOTSTRAP_TIMEOUT_SECONDS))
-  until [ -f "$STATE_DIR/bootstrapped" ]; do
+  until [ -f "$bootstrapped_mark" ]; do
+    [ ! -f "$bootstrap_failure" ] || fail "the host's bootstrap failed: $(cat "$bootstrap_failure")"
     [ "$SECONDS" -lt "$deadline" ] || fail "the host's bootstrap (cloud-init) did not finish in ${BOOTSTRAP_TIMEOUT_SECONDS} s"
-    sleep 2
+    sleep 1
   done
 }
 
-pull_image() {
-  if docker image inspect "$image" >/dev/null 2>&1; then
-    log "$image is on the host already; no pull"
+# Pulls an image unless the host has it (a rollback, a rerun), retrying with growing waits; fails with Docker's reason.
+ensure_image() {
+  local wanted=$1 attempt=1 wait=$PULL_RETRY_SECONDS output
+  if docker image inspect "$wanted" >/dev/null 2>&1; then
+    log "$wanted is on the host already; no pull"
     return
   fi
-  failure="could not pull $image"
-  docker pull --quiet "$image" >/dev/null
+  until output=$(docker pull --quiet "$wanted" 2>&1); do
+    output=${output//$'\n'/ }
+    [ "$attempt" -lt "$PULL_ATTEMPTS" ] || fail "could not pull $wanted ($attempt attempts): $output"
+    log "pull $attempt of $wanted failed ($output); trying again in $wait s"
+    sleep "$wait"
+    attempt=$((attempt + 1)) wait=$((wait * 2))
+  done
 }
 
 # Sets `owner` to the `uid:gid` of the image's USER, which must be numeric so the secret files can be given to it.
@@ -168,24 +190,32 @@ image_owner() {
 
 # Each secret, at the exact parameter version the release names, into its own file on a tmpfs: mode 0600, owned
 # by the image's user, mounted read-only at /run/secrets. Values never pass through arguments or the environment.
+# They are read into a staging folder first and then renamed into place one by one, so a container that already
+# mounts the folder (a rerun of the current release) reads either the old file or the new one, never none.
 fetch_secrets() {
-  local spec=$1 dir=$2 name reference
+  local spec=$1 dir=$2 staging="$2.staging" name reference error
   case $(stat -f -c %T "$RUN_DIR") in
     tmpfs | ramfs) ;;
     *) fail "$RUN_DIR is not a tmpfs; secrets must not touch the disk" ;;
   esac
-  rm -rf "$dir"
-  (umask 077 && mkdir -p "$dir")
+  rm -rf "$staging"
+  (umask 077 && mkdir -p "$dir" "$staging")
   while IFS='=' read -r name reference; do
     [ -n "$name" ] || continue
-    failure="could not read the SSM parameter $reference"
-    (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
-      --query Parameter.Value --output text >"$dir/$name")
+    if ! error=$( (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
+      --query Parameter.Value --output text >"$staging/$name") 2>&1); then
+      rm -rf "$staging"
+      fail "could not read the SSM parameter $reference: ${error//$'\n'/ }"
+    fi
     # The CLI ends its text output with a newline the value did not have.
-    truncate -s -1 "$dir/$name"
+    truncate -s -1 "$staging/$name"
   done <<<"$spec"
-  chown -R "$owner" "$dir"
+  chown -R "$owner" "$dir" "$staging"
   chmod 0700 "$dir"
+  for name in "$staging"/*; do
+    [ ! -e "$name" ] || mv -f "$name" "$dir/"
+  done
+  rmdir "$staging"
 }
 
 # The container's plain environment: the settings, and NAME_FILE pointing at each secret's file.
@@ -201,11 +231,12 @@ write_environment() {
   printf '%s\n' "$secrets" >"$dir/secrets"
 }
 
+# No restart policy until it is healthy: a container that exits before then is a failed release, with its exit code.
 start_container() {
   failure="could not start a container from $image"
   docker rm --force "$new_container" >/dev/null 2>&1 || true
   docker run --detach --name "$new_container" \
-    --restart unless-stopped \
+    --restart no \
     --env-file "$STATE_DIR/releases/$release_id/environment" \
     --mount "type=bind,source=$RUN_DIR/$release_id,target=/run/secrets,readonly" \
     --publish "127.0.0.1:${slot_ports[$slot]}:$PORT" \
@@ -237,11 +268,20 @@ wait_healthy() {
   fail "GET $HEALTH_PATH did not answer 200 within $timeout s (last: $last)"
 }
 
-# The proxy's whole config: the public port, and either the upstream or a JSON 503 while there is no release.
+# Healthy and serving: from now on Docker restarts it whenever it stops, unless a release stopped it.
+keep_running() {
+  failure="could not give $new_container its restart policy"
+  docker update --restart unless-stopped "$new_container" >/dev/null
+}
+
+# The proxy's whole config: the public port, its limits on slow clients, and either the upstream (reached only with
+# a whole request: the proxy reads the body first, up to PROXY_REQUEST_BUFFER_BYTES) or a JSON 503 while there is no
+# release.
 render_proxy_config() {
   local upstream=$1 handler
   if [ -n "$upstream" ]; then
-    handler=$(printf '{"handler": "reverse_proxy", "upstreams": [{"dial": "%s"}]}' "$upstream")
+    handler=$(printf '{"handler": "reverse_proxy", "request_buffers": %s, "upstreams": [{"dial": "%s"}]}' \
+      "$PROXY_REQUEST_BUFFER_BYTES" "$upstream")
   else
     handler='{"handler": "static_response", "status_code": 503, "headers": {"Content-Type": ["application/json"]}, "body": "{\"error\": \"no release yet\", \"details\": []}"}'
   fi
@@ -250,6 +290,10 @@ render_proxy_config() {
   "admin": {"listen": "unix/$RUN_DIR/proxy/admin.sock", "origins": ["localhost"]},
   "apps": {"http": {"servers": {"$SERVICE_NAME": {
     "listen": [":$PORT"],
+    "read_header_timeout": "$PROXY_READ_HEADER_TIMEOUT",
+    "read_timeout": "$PROXY_READ_TIMEOUT",
+    "idle_timeout": "$PROXY_IDLE_TIMEOUT",
+    "max_header_bytes": $PROXY_MAX_HEADER_BYTES,
     "automatic_https": {"disable": true},
     "routes": [{"handle": [$handler]}]
   }}}}
@@ -257,26 +301,32 @@ render_proxy_config() {
 JSON
 }
 
-# The proxy's config file, which it reads when it starts; replaced whole, so a start never reads half of it.
-write_proxy_config() {
+# The proxy's config for an upstream, written beside the file its next start reads; `mv` then replaces that file whole,
+# so a start never reads half of it.
+stage_proxy_config() {
   mkdir -p "$(dirname "$proxy_config")"
-  render_proxy_config "$1" >"$proxy_config.tmp"
-  mv "$proxy_config.tmp" "$proxy_config"
+  render_proxy_config "$1" >"$proxy_config.next"
 }
 
-# Points the proxy at an upstream: the file for its next start, and the admin API for now (an atomic, graceful
-# reload: requests in flight finish on the old upstream).
+# Points the proxy at an upstream through its admin API (an atomic, graceful reload: requests in flight finish on the
+# old upstream), then keeps that config in the file its next start reads. A load the proxy refuses leaves the file
+# as it was, pointing at the container that still serves.
 switch_proxy() {
-  local upstream=$1
-  failure="could not switch the proxy to $upstream"
-  write_proxy_config "$upstream"
-  curl -fsS -m 30 --unix-socket "$proxy_socket" -H 'Content-Type: application/json' \
-    --data-binary "@$proxy_config" http://localhost/load >/dev/null
+  local upstream=$1 answer
+  stage_proxy_config "$upstream"
+  if ! answer=$(curl -sS -m 30 --fail-with-body --unix-socket "$proxy_socket" -H 'Content-Type: application/json' \
+    --data-binary "@$proxy_config.next" http://localhost/load 2>&1); then
+    rm -f "$proxy_config.next"
+    fail "could not switch the proxy to $upstream: ${answer//$'\n'/ }"
+  fi
+  mv "$proxy_config.next" "$proxy_config"
 }
 
 proxy_init() {
   mkdir -p "$RUN_DIR/proxy"
-  [ -f "$proxy_config" ] || write_proxy_config ""
+  [ -f "$proxy_config" ] && return
+  stage_proxy_config ""
+  mv "$proxy_config.next" "$proxy_config"
 }
 
 wait_for_proxy() {
@@ -322,7 +372,7 @@ deploy() {
   fi
 
   log "release $release_id: $image"
-  pull_image
+  ensure_image "$image"
   new_container="$SERVICE_NAME-$release_id"
   slot=0
   [ "$current_slot" = 0 ] && slot=1
@@ -331,6 +381,7 @@ deploy() {
   fetch_secrets "$secrets" "$RUN_DIR/$release_id"
   start_container
   wait_healthy "$new_container" "${slot_ports[$slot]}" "$health_timeout"
+  keep_running
   wait_for_proxy
   switch_proxy "127.0.0.1:${slot_ports[$slot]}"
   save_current
@@ -356,6 +407,22 @@ resume_current() {
   wait_healthy "$current_container" "${slot_ports[$current_slot]}" 120
   wait_for_proxy
   switch_proxy "127.0.0.1:${slot_ports[$current_slot]}"
+}
+
+# The host's one-time setup, run by cloud-init after it wrote the files: the helper images, then the proxy and the
+# release unit. The mark that releases wait for is written only when all of it worked; otherwise the reason is kept
+# for the first release to report.
+bootstrap() {
+  rm -f "$bootstrapped_mark" "$bootstrap_failure"
+  ensure_image "$PROXY_IMAGE"
+  ensure_image "$AWS_CLI_IMAGE"
+  failure="could not start the proxy ($PROXY_NAME.service)"
+  systemctl enable --now "$PROXY_NAME.service"
+  failure="could not enable $RELEASE_UNIT"
+  systemctl enable "$RELEASE_UNIT"
+  wait_for_proxy
+  touch "$bootstrapped_mark"
+  log "bootstrapped"
 }
 
 resume() {
@@ -386,12 +453,14 @@ mkdir -p "$STATE_DIR" "$RUN_DIR"
 release_id="" image="" command=${1:-}
 trap on_exit EXIT
 case $command in
+  bootstrap) bootstrap ;;
   deploy) deploy ;;
   resume) resume ;;
   proxy-init) proxy_init ;;
+  proxy-config) render_proxy_config "${2:-}" ;;
   status) status ;;
   *)
-    echo "usage: release-service deploy|resume|proxy-init|status" >&2
+    echo "usage: release-service bootstrap|deploy|resume|proxy-init|proxy-config|status" >&2
     exit 2
     ;;
 esac

@@ -22,7 +22,7 @@ function check(text: string): string[] {
 describe("policy host-image-pinned-by-digest", () => {
     describe("passes", () => {
         const cases: { title: string; text: string }[] = [
-            { title: "the program's user data: the proxy and the AWS CLI by version tag", text: realUserData },
+            { title: "the program's user data: the proxy and the AWS CLI by digest", text: realUserData },
             {
                 title: "the proxy helper by an exact version",
                 text: "#cloud-config\nruncmd:\n  - [docker, pull, --quiet, caddy:2.11.7-alpine]\n",

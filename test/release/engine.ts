@@ -5,8 +5,9 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { defaultProxyImage } from "../../components/host/bootstrap";
 import { root } from "../mocks";
-import { freePort, must, waitForPort } from "../tools";
+import { freePort, must, tool, waitForPort } from "../tools";
 
 /** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
 function program(name: string, debianPackage: string): string {
@@ -36,6 +37,12 @@ export class DockerEngine {
 
     docker(...args: string[]): string {
         return must("docker", args, this.env());
+    }
+
+    /** A container's output, stdout and stderr merged in their order, since a Unix time in seconds if given. */
+    logs(container: string, since?: number): string {
+        const options = since === undefined ? [] : ["--since", since.toFixed(3)];
+        return must("sh", ["-c", 'docker logs "$@" 2>&1', "logs", ...options, container], this.env());
     }
 
     async start(): Promise<void> {
@@ -136,32 +143,40 @@ function context(files: string[], extra: (folder: string) => void = () => undefi
 }
 
 /**
- * Builds a variant of the service stand-in, pushes it to the registry, removes it from the engine (so that a release
- * must pull it), and returns it pinned by digest.
+ * Pushes a local image to the registry as `repository:tag`, removes both names from the engine (so that whoever
+ * needs it must pull it), and returns it pinned by digest.
  */
-export function pushServiceImage(engine: DockerEngine, registry: Registry, mode: string, version: string): string {
-    const tag = `${registry.address}/tasks:${version}`;
-    const folder = context(["service.Dockerfile", "service.sh"]);
-    engine.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
-        "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", tag, folder);
-    engine.docker("push", "--quiet", tag);
-    const digest = engine.docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", tag).trim();
-    engine.docker("image", "rm", tag);
+export function pushImage(engine: DockerEngine, registry: Registry, local: string, repository: string, tag: string): string {
+    const remote = `${registry.address}/${repository}:${tag}`;
+    engine.docker("tag", local, remote);
+    engine.docker("push", "--quiet", remote);
+    const digest = engine.docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", remote).trim();
+    engine.docker("image", "rm", remote, local);
     return digest;
 }
 
-/** The proxy image: Debian's caddy binary and the libraries it links, under the name the hosts' unit runs. */
+/** Builds a variant of the service stand-in (service.sh), pushes it, and returns it pinned by digest. */
+export function pushServiceImage(engine: DockerEngine, registry: Registry, mode: string, version: string): string {
+    const local = `service-stand-in:${version}`;
+    const folder = context(["service.Dockerfile", "service.sh"]);
+    engine.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
+        "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", local, folder);
+    return pushImage(engine, registry, local, "tasks", version);
+}
+
+/** The Caddy version of the hosts' pinned proxy image, e.g. v2.11.4. */
+export const proxyVersion = `v${/^caddy:(\d+\.\d+\.\d+)-alpine@/.exec(defaultProxyImage)![1]}`;
+
+/**
+ * The proxy image: Caddy of the hosts' version, built statically from source by scripts/install.sh (the official
+ * image cannot be pulled here), under the given name.
+ */
 export function buildProxyImage(engine: DockerEngine, name: string): void {
+    const caddy = tool(`caddy-${proxyVersion}`);
     const folder = context(["caddy.Dockerfile"], (folder) => {
-        const caddy = program("caddy", "caddy");
-        const libraries = [...must("ldd", [caddy]).matchAll(/(\/\S+\.so[.\d]*)/g)].map((match) => match[1]);
-        for (const file of [caddy, ...libraries]) {
-            const target = path.join(folder, "rootfs", file);
-            fs.mkdirSync(path.dirname(target), { recursive: true });
-            fs.copyFileSync(file, target);
-            fs.chmodSync(target, 0o755);
-        }
+        fs.mkdirSync(path.join(folder, "rootfs", "usr", "bin"), { recursive: true });
         fs.mkdirSync(path.join(folder, "rootfs", "tmp"), { recursive: true });
+        fs.copyFileSync(caddy, path.join(folder, "rootfs", "usr", "bin", "caddy"));
     });
     engine.docker("build", "--quiet", "--file", path.join(folder, "caddy.Dockerfile"), "--tag", name, folder);
 }

@@ -1,13 +1,13 @@
 // A service host laid out in scratch folders on this machine: the release script and the units exactly as the
 // user data renders them, run against the tests' Docker engine, registry and moto's SSM, with systemd played by the
-// test (it runs the units' commands).
-import { ChildProcess, spawn } from "child_process";
+// test: a `systemctl` of its own runs the proxy unit's commands.
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { HostBootstrap, HostPaths, renderProxyUnit, renderReleaseConfig } from "../../components/host/bootstrap";
+import { HostBootstrap, HostPaths, ProxyLimits, renderProxyUnit, renderReleaseConfig } from "../../components/host/bootstrap";
 import { ReleaseInputs, releaseParameters, renderReleaseDocument } from "../../components/release/document";
 import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
 import { root } from "../mocks";
@@ -57,10 +57,14 @@ export function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv
     });
 }
 
-/** One HTTP GET on a new connection: the status and body, or the error code. */
-export function get(port: number, urlPath: string): Promise<{ status: number; body: string } | { error: string }> {
+/** One HTTP GET on a new connection: the status and body, or the error code (a timeout after `timeoutMs` idle). */
+export function get(
+    port: number,
+    urlPath: string,
+    timeoutMs = 5000,
+): Promise<{ status: number; body: string } | { error: string }> {
     return new Promise((resolve) => {
-        const request = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: 5000 }, (response) => {
+        const request = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: timeoutMs }, (response) => {
             let body = "";
             response.on("data", (chunk) => (body += chunk));
             response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
@@ -70,6 +74,9 @@ export function get(port: number, urlPath: string): Promise<{ status: number; bo
     });
 }
 
+/** Shorter proxy timeouts than the hosts' (10 s and 30 s), so the tests of slow clients take seconds. */
+export const testProxyLimits: Partial<ProxyLimits> = { readHeaderTimeoutSeconds: 2, readTimeoutSeconds: 4 };
+
 export class TestHost {
     readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-host-"));
     /** State on disk; the run folder on a tmpfs, as /run is on the hosts. */
@@ -78,6 +85,8 @@ export class TestHost {
     readonly service: string;
     port = 0;
     bootstrap!: HostBootstrap;
+    /** The test's `systemctl`: it starts the proxy unit's commands, and ignores the rest. */
+    private readonly systemctlFolder = path.join(this.folder, "systemd");
     private proxy?: ChildProcess;
 
     /**
@@ -98,8 +107,15 @@ export class TestHost {
         };
     }
 
-    /** What the bootstrap's cloud-config does: the script's settings, the proxy started, the host marked ready. */
+    /** The whole first boot: the files cloud-init writes, then the bootstrap; fails when the bootstrap does. */
     async boot(): Promise<void> {
+        await this.writeFiles();
+        const bootstrap = await this.runBootstrap();
+        if (bootstrap.status !== 0) throw new Error(`release-service bootstrap failed:\n${bootstrap.stderr}`);
+    }
+
+    /** What cloud-init writes before its commands: the script's settings (the units are read from their renderer). */
+    async writeFiles(): Promise<void> {
         this.port = await freeServicePort();
         this.bootstrap = {
             serviceName: this.service,
@@ -109,19 +125,43 @@ export class TestHost {
             recordPath: `/microservices/test/${this.service}/releases`,
             proxyImage: this.images.proxy,
             awsCliImage: this.images.awsCli,
+            proxyLimits: testProxyLimits,
         };
         fs.writeFileSync(this.paths.config, renderReleaseConfig(this.bootstrap, this.paths));
-        await this.startProxy();
-        fs.mkdirSync(this.paths.state, { recursive: true });
-        fs.writeFileSync(path.join(this.paths.state, "bootstrapped"), "");
+        fs.mkdirSync(this.systemctlFolder, { recursive: true });
+        const systemctl = path.join(this.systemctlFolder, "systemctl");
+        fs.writeFileSync(
+            systemctl,
+            `#!/bin/sh\n# systemd played by the test: enabling the proxy unit with --now starts it.\n` +
+                `[ "$*" = "enable --now ${this.service}-proxy.service" ] && echo start >"${this.systemctlFolder}/requests"\n` +
+                "exit 0\n",
+        );
+        fs.chmodSync(systemctl, 0o755);
     }
 
+    /**
+     * The bootstrap's command, as cloud-init runs it (`release-service bootstrap`), with the test playing systemd: when
+     * the script enables the proxy unit, the test starts it.
+     */
+    async runBootstrap(extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+        const requests = path.join(this.systemctlFolder, "requests");
+        fs.rmSync(requests, { force: true });
+        const bootstrap = runAsync("bash", [script, "bootstrap"], this.env({ PATH: toolPath(this.systemctlFolder), ...extraEnv }));
+        let finished = false;
+        void bootstrap.then(() => (finished = true));
+        while (!finished && !fs.existsSync(requests)) await new Promise((resolve) => setTimeout(resolve, 100));
+        if (fs.existsSync(requests)) await this.startProxy();
+        return bootstrap;
+    }
+
+    /** The host's releases read the pull waits from here; the tests shorten them (1, 2, 4 s instead of 5, 10, 20 s). */
     env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
         return this.engine.env({
             PATH: toolPath(),
             RELEASE_CONFIG: this.paths.config,
             ...this.moto.env,
             AWS_SSM_INSTANCE_ID: this.instanceId,
+            PULL_RETRY_SECONDS: "1",
             ...extra,
         });
     }
@@ -143,6 +183,11 @@ export class TestHost {
             if (Date.now() > deadline) throw new Error(`the proxy never answered on ${this.port}`);
             await new Promise((resolve) => setTimeout(resolve, 100));
         }
+    }
+
+    /** Stops the proxy as systemd would (`docker stop` of its container). */
+    stopProxy(): void {
+        this.engine.docker("stop", `${this.service}-proxy`);
     }
 
     /** The parameters SSM hands the release document for these inputs, as SSM_* variables. */
@@ -178,6 +223,13 @@ export class TestHost {
         return parseReleaseRecord(value.replace(/\n$/, ""));
     }
 
+    /** Every record the host wrote, oldest first: what a gate polling the parameter could have seen. */
+    recordHistory(): ReleaseRecord[] {
+        const name = `${this.bootstrap.recordPath}/${this.instanceId}`;
+        const history = JSON.parse(this.moto.aws("ssm", "get-parameter-history", "--name", name));
+        return (history.Parameters as { Value: string }[]).map((entry) => parseReleaseRecord(entry.Value));
+    }
+
     /** The service's containers, newest first: name and state. */
     containers(): { name: string; state: string }[] {
         return this.engine
@@ -193,6 +245,7 @@ export class TestHost {
 
     async destroy(): Promise<void> {
         this.proxy?.kill();
+        spawnSync("docker", ["rm", "--force", `${this.service}-proxy`], { env: this.engine.env() });
         fs.rmSync(this.folder, { recursive: true, force: true });
         fs.rmSync(this.paths.run, { recursive: true, force: true });
     }
