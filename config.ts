@@ -18,6 +18,8 @@ export const configDefaults = {
     vpcId: "",
     subnetId: "",
     tags: [] as string[],
+    deployerArns: [] as string[],
+    secretReaderArns: [] as string[],
     logseneReceiverUrl: "",
     logLevel: "info",
     tasksImage: "",
@@ -25,6 +27,7 @@ export const configDefaults = {
     hostAmi: "",
     proxyImage: "",
     awsCliImage: "",
+    healthTimeoutSeconds: 120,
 };
 
 /** A service's image: a digest to release as is, or a Docker Hub repository to build and push into. */
@@ -37,9 +40,15 @@ export interface StackConfig {
     imagePlatform: Platform;
     /** Unset: each host keeps the AMI it was created with. */
     hostAmi?: string;
+    /** Seconds a new container has to answer its health check before its release fails. */
+    healthTimeoutSeconds: number;
     /** The hosts' reverse proxy and AWS CLI images, pinned by digest; unset: the component's defaults. */
     proxyImage?: string;
     awsCliImage?: string;
+    /** Who runs `pulumi up`: they alone administer the secrets' keys, and use them through SSM. */
+    deployerArns: string[];
+    /** Who may also decrypt the secrets through SSM, e.g. a read-only drift check's role (a refresh reads them). */
+    secretReaderArns: string[];
     /** CIDRs allowed to reach the services' public ports. */
     ingressCidrs: string[];
     /** Unset: the region's default VPC. */
@@ -90,12 +99,15 @@ const help: Record<string, KeyHelp> = {
     vpcId: { example: "vpc-0123456789abcdef0" },
     subnetId: { example: "subnet-0123456789abcdef0" },
     tags: { example: "team=platform", list: true },
+    deployerArns: { example: "arn:aws:iam::123456789012:role/microservices-deployer", list: true },
+    secretReaderArns: { example: "arn:aws:iam::123456789012:role/microservices-drift", list: true },
     logLevel: { example: "info" },
     tasksImage: { example: "docker.io/myname/tasks@sha256:<64 hex digits>" },
     requestsImage: { example: "docker.io/myname/requests@sha256:<64 hex digits>" },
     hostAmi: { example: "ami-0123456789abcdef0" },
     proxyImage: { example: "registry.example.com/mirror/caddy@sha256:<64 hex digits>" },
     awsCliImage: { example: "registry.example.com/mirror/aws-cli@sha256:<64 hex digits>" },
+    healthTimeoutSeconds: { example: "120" },
 };
 
 /** Every project key the program reads, and those among them that are secrets. */
@@ -117,7 +129,7 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         problems.push({ key, text: `- \`${key}\` ${what}.\n  Example: ${help[key].example}\n  Fix: ${fixCommand(key)}` });
 
     const text = (key: keyof typeof configDefaults) => config.get(key) ?? (configDefaults[key] as string);
-    const list = (key: "ingressCidrs" | "tags"): string[] => {
+    const list = (key: "ingressCidrs" | "tags" | "deployerArns" | "secretReaderArns"): string[] => {
         const raw = config.get(key);
         if (raw === undefined) return configDefaults[key];
         try {
@@ -175,6 +187,12 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     const hostAmi = text("hostAmi");
     if (hostAmi && !/^ami-[0-9a-f]{8,17}$/.test(hostAmi)) problem("hostAmi", `is "${hostAmi}"; it must look like ami-…`);
 
+    const healthTimeout = config.get("healthTimeoutSeconds") ?? String(configDefaults.healthTimeoutSeconds);
+    // The release document's allowedPattern takes 1 to 9999.
+    if (!/^[1-9][0-9]{0,3}$/.test(healthTimeout)) {
+        problem("healthTimeoutSeconds", `is "${healthTimeout}"; it must be a whole number of seconds from 1 to 9999`);
+    }
+
     const proxyImage = givenImage("proxyImage");
     const awsCliImage = givenImage("awsCliImage");
 
@@ -205,6 +223,22 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         checkInstanceType(key, own);
         return own;
     };
+
+    // Key policies name IAM roles and users; a session's ARN (sts::…:assumed-role/…) changes with each session.
+    const principals = (key: "deployerArns" | "secretReaderArns") => {
+        const arns = list(key);
+        for (const arn of arns) {
+            if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/.test(arn)) {
+                problem(key, `holds "${arn}"; it must be an IAM role or user ARN, arn:aws:iam::<account>:role/<name> (for an assumed role, its role's ARN: aws iam get-role --role-name NAME --query Role.Arn)`);
+            }
+        }
+        return arns;
+    };
+    const deployerArns = principals("deployerArns");
+    if (deployerArns.length === 0) {
+        problem("deployerArns", "is not set; name the IAM role or user that runs `pulumi up` for this stack (the secrets' keys let only it administer them; aws sts get-caller-identity shows yours)");
+    }
+    const secretReaderArns = principals("secretReaderArns");
 
     const ingressCidrs = list("ingressCidrs");
     for (const cidr of ingressCidrs) {
@@ -252,8 +286,11 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     const result: StackConfig = {
         imagePlatform: imagePlatform as Platform,
         hostAmi: hostAmi || undefined,
+        healthTimeoutSeconds: Number(healthTimeout),
         proxyImage: proxyImage || undefined,
         awsCliImage: awsCliImage || undefined,
+        deployerArns,
+        secretReaderArns,
         ingressCidrs,
         network: vpcId && subnetId ? { vpcId, subnetId } : undefined,
         tags,

@@ -13,7 +13,10 @@ function imageSource(image: ServiceImage, context: string): ImageSource {
 
 const shared = {
     platform: config.imagePlatform,
+    deployerArns: config.deployerArns,
+    secretReaderArns: config.secretReaderArns,
     ami: config.hostAmi,
+    healthTimeoutSeconds: config.healthTimeoutSeconds,
     proxyImage: config.proxyImage,
     awsCliImage: config.awsCliImage,
     ingressCidrs: config.ingressCidrs,

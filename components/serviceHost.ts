@@ -38,17 +38,26 @@ export interface ServiceHostArgs {
     ami?: string;
     /** Size of the encrypted gp3 root volume; the AMI needs at least 30. @default 30 */
     rootVolumeGiB?: number;
+    /**
+     * The IAM roles or users that run `pulumi up` for this stack. The service's secrets key lets these, and only these,
+     * administer it and use it through SSM.
+     */
+    deployerArns: string[];
+    /** Roles that may also decrypt the secrets through SSM, e.g. a read-only drift check's. @default [] */
+    secretReaderArns?: string[];
     /** Extra tags on every resource; project, stack, service and Name are always set. @default {} */
     tags?: Record<string, string>;
     /** Seconds a new container has to answer its health check before the release fails. @default 120 */
     healthTimeoutSeconds?: number;
-    /** Seconds a release has, once the host started it, to pull and pass its health check. @default 600 */
-    releaseTimeoutSeconds?: number;
-    /**
-     * Seconds a new host has to boot, come online in Systems Manager and finish its bootstrap; also how long a host
-     * may take to start a release. @default 900
-     */
+    /** Seconds a new host has to boot and come online in Systems Manager. @default 600 */
     hostReadyTimeoutSeconds?: number;
+    /**
+     * Seconds the host has, once online, to start a release: on a new host its bootstrap (the helper images' pulls)
+     * comes first. @default 300
+     */
+    releaseStartTimeoutSeconds?: number;
+    /** Seconds a started release has to pull the image and pass its health check. @default 420 */
+    releaseTimeoutSeconds?: number;
     /** The reverse proxy's image, pinned by digest. @default caddy:<version>-alpine@sha256:<pinned> */
     proxyImage?: string;
     /** Image that runs the AWS CLI on the host, pinned by digest. @default public.ecr.aws/aws-cli/aws-cli:<version>@sha256:<pinned> */
@@ -64,9 +73,12 @@ const defaults = {
     environment: {},
     secrets: {},
     tags: {},
+    secretReaderArns: [],
+    // Together at most 22 minutes a service; a first `up` waits for tasks, then requests: see docs/releases.md.
     healthTimeoutSeconds: 120,
-    releaseTimeoutSeconds: 600,
-    hostReadyTimeoutSeconds: 900,
+    hostReadyTimeoutSeconds: 600,
+    releaseStartTimeoutSeconds: 300,
+    releaseTimeoutSeconds: 420,
     proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
 } satisfies Partial<ServiceHostArgs>;
@@ -101,7 +113,6 @@ export class ServiceHost extends pulumi.ComponentResource {
     private readonly port: number;
     private readonly tags: Record<string, string>;
     private readonly region: pulumi.Output<string>;
-    private readonly caller: pulumi.Output<aws.GetCallerIdentityResult>;
     private readonly accountId: pulumi.Output<string>;
     private readonly partition: pulumi.Output<string>;
 
@@ -116,24 +127,24 @@ export class ServiceHost extends pulumi.ComponentResource {
         this.parameterPath = parameterPath(pulumi.getProject(), pulumi.getStack(), name);
         this.recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name);
         this.region = aws.getRegionOutput({}, { parent: this }).region;
-        this.caller = aws.getCallerIdentityOutput({}, { parent: this });
-        this.accountId = this.caller.accountId;
+        this.accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
         this.partition = aws.getPartitionOutput({}, { parent: this }).partition;
 
         const image = serviceImage(name, settings.image, settings.platform, this);
         const role = this.createRole();
-        const parameters = this.storeSecrets(settings.secrets, role);
+        const parameters = this.storeSecrets(settings, role);
         const network = settings.network ?? this.defaultNetwork();
         const securityGroup = this.createSecurityGroup(network.vpcId, settings.ingressCidrs);
         const host = this.createHost(settings, role, network.subnetId, securityGroup);
         const release = this.release(settings, image, parameters, host);
-        const address = this.assignAddress(release);
+        const { address, association } = this.assignAddress(host, release);
 
         this.publicIp = address.publicIp;
         this.url = pulumi.interpolate`http://${address.publicIp}:${settings.port}`;
-        // Derived from the release, so a peer's release that uses it waits until this host serves.
+        // Known once this host took the address after its first healthy release, so a peer's release that uses it
+        // waits for a new host to serve; a release on the same host changes neither, so the peer has nothing to do.
         this.privateUrl = pulumi
-            .all([host.privateIp, release.releaseId])
+            .all([host.privateIp, association.id])
             .apply(([ip]) => `http://${ip}:${settings.port}`);
         this.instanceId = host.id;
         this.imageDigest = image;
@@ -171,19 +182,11 @@ export class ServiceHost extends pulumi.ComponentResource {
         return pulumi.all([this.partition, this.region, this.accountId]).apply(([p, r, a]) => parameterPathArn(p, r, a, path));
     }
 
-    /** The host's role: SSM Session Manager (instead of SSH), its own parameters, and its release records. */
+    /** The host's role: the SSM agent (releases, Session Manager instead of SSH), its own parameters and records. */
     private createRole(): aws.iam.Role {
         const role = new aws.iam.Role(
             `${this.serviceName}-role`,
             { assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()), tags: this.tags },
-            { parent: this },
-        );
-        new aws.iam.RolePolicyAttachment(
-            `${this.serviceName}-session-manager`,
-            {
-                role: role.name,
-                policyArn: pulumi.interpolate`arn:${this.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
-            },
             { parent: this },
         );
         new aws.iam.RolePolicy(
@@ -203,8 +206,8 @@ export class ServiceHost extends pulumi.ComponentResource {
      * The service's own KMS key, which only this host's role (and the deployer, through SSM) can use, and one
      * SecureString parameter per secret encrypted with it, keyed by variable name.
      */
-    private storeSecrets(secrets: Record<string, pulumi.Input<string>>, role: aws.iam.Role) {
-        const deployerArn = aws.iam.getSessionContextOutput({ arn: this.caller.arn }, { parent: this }).issuerArn;
+    private storeSecrets(settings: Settings, role: aws.iam.Role) {
+        const secrets = settings.secrets;
         const key = new aws.kms.Key(
             `${this.serviceName}-secrets-key`,
             {
@@ -212,14 +215,15 @@ export class ServiceHost extends pulumi.ComponentResource {
                 enableKeyRotation: true,
                 deletionWindowInDays: 7,
                 policy: pulumi
-                    .all([this.partition, this.accountId, this.region, deployerArn, role.arn, this.arn(this.parameterPath)])
-                    .apply(([partition, accountId, region, deployer, hostRole, pathArn]) =>
+                    .all([this.partition, this.accountId, this.region, role.arn, this.arn(this.parameterPath)])
+                    .apply(([partition, accountId, region, hostRole, pathArn]) =>
                         JSON.stringify(
                             secretsKeyPolicy({
                                 partition,
                                 accountId,
                                 region,
-                                deployerArn: deployer,
+                                deployerArns: settings.deployerArns,
+                                readerArns: settings.secretReaderArns,
                                 hostRoleArn: hostRole,
                                 parameterPathArn: pathArn,
                             }),
@@ -356,10 +360,13 @@ export class ServiceHost extends pulumi.ComponentResource {
                     healthTimeoutSeconds: settings.healthTimeoutSeconds,
                 }),
             );
+        // Named after the release, so the gate can find it without taking its id (see ReleaseGateInputs).
+        const associationName = inputs.releaseId.apply((releaseId) => `${name}-release-${releaseId}`);
         const association = new aws.ssm.Association(
             `${name}-release`,
             {
                 name: document.name,
+                associationName,
                 documentVersion: document.latestVersion,
                 targets: [{ key: "InstanceIds", values: managedNode.instanceIds }],
                 parameters: inputs,
@@ -370,7 +377,8 @@ export class ServiceHost extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                // The provider updates an association in place and waits only on create: a release replaces it.
+                // The provider updates an association in place and waits only on create: a release replaces it. The
+                // old one goes first, so that no association of an older release is left to run on the host again.
                 replaceOnChanges: ["parameters", "documentVersion", "targets"],
                 deleteBeforeReplace: true,
             },
@@ -379,31 +387,36 @@ export class ServiceHost extends pulumi.ComponentResource {
             `${name}-release-gate`,
             {
                 serviceName: name,
-                associationId: association.associationId,
+                associationName,
                 instanceIds: managedNode.instanceIds,
                 recordPath: this.recordPath,
                 releaseId: inputs.releaseId,
                 region: this.region,
-                startTimeoutSeconds: settings.hostReadyTimeoutSeconds,
+                startTimeoutSeconds: settings.releaseStartTimeoutSeconds,
                 timeoutSeconds: settings.releaseTimeoutSeconds,
                 pollSeconds: 5,
                 statusCommand: `scripts/release-status.sh ${pulumi.getStack()} ${name}`,
             },
-            { parent: this },
+            // Ordered after the association, but without a value from it: a replaced association replaces nothing here.
+            { parent: this, dependsOn: [association] },
         );
     }
 
-    /** The public address, moved to a host only once its release succeeded; the old host keeps it until then. */
-    private assignAddress(release: ReleaseGate): aws.ec2.Eip {
+    /**
+     * The public address, moved to a host only once its release succeeded; the old host keeps it until then. The
+     * association takes the host's id, not the gate's: a release on the same host then plans no step here, where a
+     * value from the gate would be unknown in every preview of a release, and the address association ForceNew on it.
+     */
+    private assignAddress(host: aws.ec2.Instance, release: ReleaseGate) {
         const address = new aws.ec2.Eip(`${this.serviceName}-eip`, { domain: "vpc", tags: this.tags }, { parent: this });
-        new aws.ec2.EipAssociation(
+        const association = new aws.ec2.EipAssociation(
             `${this.serviceName}-address`,
             // A VPC address moves from the old host to the new one in one call; the old association's deletion then
             // finds nothing to undo.
-            { allocationId: address.allocationId, instanceId: release.instanceIds[0], allowReassociation: true },
+            { allocationId: address.allocationId, instanceId: host.id, allowReassociation: true },
             { parent: this, dependsOn: [release] },
         );
-        return address;
+        return { address, association };
     }
 
     /** The region's default VPC and, for a stable choice, the first of its default subnets by id. */

@@ -125,8 +125,6 @@ const mocks: pulumi.runtime.Mocks = {
                     arn: `arn:aws:sts::${fakeAccountId}:assumed-role/microservices-deployer/ci`,
                     userId: "AROAEXAMPLE:ci",
                 };
-            case "aws:iam/getSessionContext:getSessionContext":
-                return { arn: args.inputs.arn, issuerArn: fakeDeployerArn, issuerName: "microservices-deployer" };
             case "aws:ssm/getParameter:getParameter": {
                 const ami = fakeAmis[args.inputs.name];
                 if (!ami) throw new Error(`no fake SSM parameter ${args.inputs.name}`);
@@ -169,7 +167,7 @@ export const sentinels = ["SENTINELdockerhub", "SENTINELmongo", "SENTINELpostgre
 export type ConfigValues = Record<string, string | string[]>;
 
 /** The minimal config a stack needs: the secrets and the Docker Hub account. */
-export const minimalConfig: ConfigValues = { ...sentinelSecrets, dockerHubUsername: "octocat" };
+export const minimalConfig: ConfigValues = { ...sentinelSecrets, dockerHubUsername: "octocat", deployerArns: [fakeDeployerArn] };
 
 /** The networks a real prod stack would allow; the committed file holds a documentation range on purpose. */
 export const prodNetworks: ConfigValues = { ingressCidrs: ["10.20.0.0/16"] };

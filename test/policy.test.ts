@@ -140,7 +140,7 @@ describe("policy pack over modified copies of the program's resources (the harne
         policy.Statement[0].Action.push("kms:Decrypt");
         const rootDecrypts = await violationsOf("kms-key-policy-limits-decrypt", modified(key, { policy: JSON.stringify(policy) }));
         expect(rootDecrypts).not.to.be.empty;
-        expect(rootDecrypts.every((message) => message.startsWith('statement "AccountAdministersKey"')), rootDecrypts.join("\n")).to.equal(true);
+        expect(rootDecrypts.every((message) => message.startsWith('statement "AccountSeesKey"')), rootDecrypts.join("\n")).to.equal(true);
         const parameter = named(resources, "tasks-mongodb-uri");
         const { keyId, ...withoutKey } = parameter.inputs;
         expect(keyId).to.be.a("string");

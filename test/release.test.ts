@@ -68,21 +68,24 @@ describe("releases (under the mocks)", () => {
                 instanceIds: [`${service}-host-id`],
                 recordPath: `/microservices/dev/${service}/releases`,
                 region: "eu-west-1",
-                timeoutSeconds: 900,
+                timeoutSeconds: 600,
             });
 
             const gate = named(run.resources, `${service}-release-gate`);
             expect(gate.inputs).to.deep.include({
                 serviceName: service,
-                associationId: `${service}-release-association-id`,
+                associationName: `${service}-release-${(association.inputs as Inputs).parameters.releaseId}`,
                 instanceIds: [`${service}-host-id`],
                 recordPath: `/microservices/dev/${service}/releases`,
                 releaseId: (association.inputs as Inputs).parameters.releaseId,
                 region: "eu-west-1",
-                startTimeoutSeconds: 900,
-                timeoutSeconds: 600,
+                startTimeoutSeconds: 300,
+                timeoutSeconds: 420,
                 statusCommand: `scripts/release-status.sh dev ${service}`,
             });
+            expect(association.inputs.associationName).to.equal(gate.inputs.associationName);
+            // Ordered after the association without a value from it: a replaced association replaces no gate.
+            expect(gate.options.dependsOn).to.deep.equal([`${service}-release`]);
             // The host writes its record itself: a parameter of Pulumi's own would show as drift after every release.
             expect(run.resources.filter((resource) => String(resource.inputs.name).includes("/releases"))).to.deep.equal([]);
         }
@@ -102,6 +105,23 @@ describe("releases (under the mocks)", () => {
             "LOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\nMONGODB_URI=/microservices/dev/tasks/MONGODB_URI:2",
         );
         expect(inputsOf(rotated, "tasks-host")).to.deep.equal(inputsOf(first, "tasks-host"));
+    });
+
+    it("creates the association only once the host is an online managed node, and the gate only after it", async () => {
+        fakeCloud.hold("tasks-managed-node");
+        const running = runProgram(withImages("a", "c"));
+        await recordedSoon("tasks-managed-node");
+        await recordedSoon("requests-managed-node");
+        expect(recorded.map((resource) => resource.name)).not.to.include.members(["tasks-release", "tasks-release-gate"]);
+        fakeCloud.release("tasks-managed-node");
+        await running;
+        fakeCloud.hold("tasks-release");
+        const again = runProgram(withImages("a", "c"));
+        await recordedSoon("tasks-release");
+        await recordedSoon("requests-managed-node");
+        expect(recorded.map((resource) => resource.name)).not.to.include("tasks-release-gate");
+        fakeCloud.release("tasks-release");
+        await again;
     });
 
     it("moves the address only after the release: the address association waits for the gate", async () => {
@@ -197,8 +217,8 @@ describe("the mock harness", () => {
             message = (error as Error).message;
         }
         expect(message).to.equal(
-            'error serializing property "parameters": image "docker.io/octocat/tasks:latest" must be pinned by digest ' +
-                "(repository@sha256:…)",
+            'error serializing property "associationName": error serializing property "associationName": image ' +
+                '"docker.io/octocat/tasks:latest" must be pinned by digest (repository@sha256:…)',
         );
         expect(Date.now() - started).to.be.below(10000);
     });

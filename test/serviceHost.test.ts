@@ -66,39 +66,47 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("gives each service a rotating KMS key that only its host (and the deployer, through SSM) can use", () => {
+    it("gives each service a rotating KMS key that only its host (and the deployers, through SSM) can use, and only the deployers administer", () => {
         for (const service of ["tasks", "requests"]) {
             const key = inputsOf(run, `${service}-secrets-key`);
             expect(key).to.include({ enableKeyRotation: true, deletionWindowInDays: 7 });
             const viaSsm = { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" };
+            const inspection = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyPolicies"];
             expect(JSON.parse(key.policy).Statement).to.deep.equal([
                 {
-                    Sid: "AccountAdministersKey",
+                    Sid: "AccountSeesKey",
                     Effect: "Allow",
                     Principal: { AWS: `arn:aws:iam::${fakeAccountId}:root` },
+                    Action: inspection,
+                    Resource: "*",
+                },
+                {
+                    Sid: "DeployersAdministerKey",
+                    Effect: "Allow",
+                    Principal: { AWS: [fakeDeployerArn] },
                     Action: [
-                        "kms:Create*",
-                        "kms:Describe*",
-                        "kms:Enable*",
-                        "kms:List*",
-                        "kms:Put*",
-                        "kms:Update*",
-                        "kms:Revoke*",
-                        "kms:Disable*",
-                        "kms:Get*",
-                        "kms:Delete*",
+                        ...inspection,
+                        "kms:PutKeyPolicy",
+                        "kms:EnableKeyRotation",
+                        "kms:DisableKeyRotation",
+                        "kms:UpdateKeyDescription",
                         "kms:TagResource",
                         "kms:UntagResource",
+                        "kms:CreateAlias",
+                        "kms:UpdateAlias",
+                        "kms:DeleteAlias",
+                        "kms:EnableKey",
+                        "kms:DisableKey",
                         "kms:ScheduleKeyDeletion",
                         "kms:CancelKeyDeletion",
                     ],
                     Resource: "*",
                 },
                 {
-                    Sid: "DeployerUsesKeyThroughSsm",
+                    Sid: "DeployersUseKeyThroughSsm",
                     Effect: "Allow",
-                    Principal: { AWS: fakeDeployerArn },
-                    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    Principal: { AWS: [fakeDeployerArn] },
+                    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
                     Resource: "*",
                     Condition: { StringEquals: viaSsm },
                 },
@@ -123,20 +131,43 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("gives each host a role with Session Manager, read access to its own parameters and its release records only", () => {
+    it("gives each host a role with the SSM agent's actions, read access to its own parameters and its release records only", () => {
         for (const service of ["tasks", "requests"]) {
             const role = inputsOf(run, `${service}-role`);
             expect(JSON.parse(role.assumeRolePolicy).Statement).to.deep.equal([
                 { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
             ]);
-            expect(inputsOf(run, `${service}-session-manager`)).to.include({
-                role: `${service}-role-1a2b3c`,
-                policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-            });
             const pathArn = `arn:aws:ssm:eu-west-1:${fakeAccountId}:parameter/microservices/dev/${service}`;
             expect(JSON.parse(inputsOf(run, `${service}-host-policy`).policy)).to.deep.equal({
                 Version: "2012-10-17",
                 Statement: [
+                    {
+                        Sid: "RunSsmAgent",
+                        Effect: "Allow",
+                        Action: [
+                            "ssm:UpdateInstanceInformation",
+                            "ssm:ListAssociations",
+                            "ssm:ListInstanceAssociations",
+                            "ssm:DescribeAssociation",
+                            "ssm:UpdateAssociationStatus",
+                            "ssm:UpdateInstanceAssociationStatus",
+                            "ssm:PutComplianceItems",
+                            "ssm:PutInventory",
+                            "ssm:GetDocument",
+                            "ssm:DescribeDocument",
+                            "ec2messages:AcknowledgeMessage",
+                            "ec2messages:DeleteMessage",
+                            "ec2messages:FailMessage",
+                            "ec2messages:GetEndpoint",
+                            "ec2messages:GetMessages",
+                            "ec2messages:SendReply",
+                            "ssmmessages:CreateControlChannel",
+                            "ssmmessages:CreateDataChannel",
+                            "ssmmessages:OpenControlChannel",
+                            "ssmmessages:OpenDataChannel",
+                        ],
+                        Resource: "*",
+                    },
                     {
                         Sid: "ReadOwnServiceParameters",
                         Effect: "Allow",
@@ -154,7 +185,8 @@ describe("ServiceHost resources (dev stack)", () => {
             expect(inputsOf(run, `${service}-profile`).role).to.equal(`${service}-role-1a2b3c`);
         }
         expect(ofType(run.resources, "aws:iam/rolePolicy:RolePolicy")).to.have.length(2);
-        expect(ofType(run.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).to.have.length(2);
+        // AWS's AmazonSSMManagedInstanceCore would let a host read every parameter in the account.
+        expect(ofType(run.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).to.have.length(0);
     });
 
     it("opens only the service ports, tasks also to the requests host, and never SSH", () => {

@@ -28,7 +28,7 @@ describe("Pulumi.yaml", () => {
         // The push token is needed only by stacks that build, and the CLI requires every declared secret.
         expect(Object.keys(declarations)).to.have.members(configKeys.filter((key) => key !== "dockerHubToken"));
         for (const [key, declaration] of Object.entries(declarations)) {
-            expect(["string", "array"], key).to.include(declaration.type);
+            expect(["string", "integer", "array"], key).to.include(declaration.type);
             expect(declaration.description, key).to.be.a("string").that.is.not.empty;
             if (declaration.type === "array") expect(declaration.items, key).to.deep.equal({ type: "string" });
         }

@@ -17,6 +17,9 @@ interface DynamicProvider {
 /** The SSM front: what the fake cloud says about managed nodes, and the associations it was asked to run again. */
 class SsmFront {
     pingStatuses: string[] = [];
+    agentVersion = "3.3.3050.0";
+    /** Association names and ids, as ListAssociations finds them. */
+    associations: Record<string, string> = {};
     startedAssociations: string[][] = [];
     onStartAssociation: () => void = () => undefined;
     endpoint = "";
@@ -39,8 +42,15 @@ class SsmFront {
                     const ids: string[] = JSON.parse(body.toString()).Filters[0].Values;
                     const status = this.pingStatuses.length > 1 ? this.pingStatuses.shift()! : this.pingStatuses[0];
                     return answer({
-                        InstanceInformationList: status ? ids.map((id) => ({ InstanceId: id, PingStatus: status })) : [],
+                        InstanceInformationList: status
+                            ? ids.map((id) => ({ InstanceId: id, PingStatus: status, AgentVersion: this.agentVersion }))
+                            : [],
                     });
+                }
+                if (action === "ListAssociations") {
+                    const name: string = JSON.parse(body.toString()).AssociationFilterList[0].value;
+                    const id = this.associations[name];
+                    return answer({ Associations: id ? [{ AssociationId: id, AssociationName: name }] : [] });
                 }
                 if (action === "StartAssociationsOnce") {
                     this.startedAssociations.push(JSON.parse(body.toString()).AssociationIds);
@@ -84,12 +94,16 @@ describe("release waiters, deserialized and run against SSM", function () {
             AWS_SECRET_ACCESS_KEY: "testing",
         });
         const program = await runProgram(minimalConfig);
+        // Short timeouts everywhere: a wait that does not end as a test expects fails with its own message, quickly,
+        // never by mocha's timeout.
         const deserialized = (name: string) => {
             const { __provider, ...inputs } = named(program.resources, name).inputs;
-            return { provider: requireFromString(__provider as string).handler(), inputs: { ...inputs, pollSeconds: 0.1 } };
+            const timeouts = name.endsWith("gate") ? { startTimeoutSeconds: 5, timeoutSeconds: 5 } : { timeoutSeconds: 5 };
+            return { provider: requireFromString(__provider as string).handler(), inputs: { ...inputs, ...timeouts, pollSeconds: 0.1 } };
         };
         managedNode = deserialized("tasks-managed-node");
         gate = deserialized("tasks-release-gate");
+        front.associations[gate.inputs.associationName as string] = "tasks-release-association-id";
     });
 
     after(() => {
@@ -111,9 +125,27 @@ describe("release waiters, deserialized and run against SSM", function () {
         await managedNode.provider.create({ ...managedNode.inputs, timeoutSeconds: 1 }).catch((error) => (message = error.message));
         expect(message).to.equal(
             "tasks-host-id did not come online in Systems Manager within 1 s. Check the instance's system log " +
-                "(aws ec2 get-console-output), that its role has AmazonSSMManagedInstanceCore, and that it can reach " +
-                "the SSM endpoints.",
+                "(aws ec2 get-console-output), that it has a public address or a route to the SSM endpoints, and that " +
+                "its role allows ssm:UpdateInstanceInformation.",
         );
+    });
+
+    it("fails at once on a host whose SSM agent cannot pass the release's parameters as variables", async () => {
+        front.pingStatuses = ["Online"];
+        front.agentVersion = "3.3.2299.0";
+        let message = "";
+        const started = Date.now();
+        await managedNode.provider.create(managedNode.inputs).catch((error) => (message = error.message));
+        front.agentVersion = "3.3.3050.0";
+        expect(message).to.equal(
+            "tasks-host-id runs SSM Agent 3.3.2299.0; releases need 3.3.2746.0 or later, which passes the release's " +
+                "parameters as environment variables. Update the agent (the AWS-UpdateSSMAgent document) or move the " +
+                "host to a current AMI (hostAmi).",
+        );
+        expect(Date.now() - started).to.be.below(2000);
+        front.agentVersion = "3.3.2746.0";
+        await managedNode.provider.create(managedNode.inputs);
+        front.agentVersion = "3.3.3050.0";
     });
 
     it("passes once the host records this release as succeeded, and not before", async () => {
@@ -123,7 +155,7 @@ describe("release waiters, deserialized and run against SSM", function () {
         const created = await gate.provider.create(gate.inputs);
         expect(Date.now() - started).to.be.at.least(900);
         expect(created.outs.at).to.equal("2026-11-29T10:05:00Z");
-        expect(created.id).to.equal(`tasks-release-association-id/${gate.inputs.releaseId}`);
+        expect(created.id).to.equal(`tasks-release-${gate.inputs.releaseId}`);
     });
 
     it("fails with the host's reason and the new container's last log lines", async () => {
@@ -167,7 +199,7 @@ describe("release waiters, deserialized and run against SSM", function () {
         await gate.provider.create({ ...gate.inputs, startTimeoutSeconds: 1 }).catch((error) => (message = error.message));
         expect(message).to.equal(
             `The tasks release ${gate.inputs.releaseId} did not start within 1 s (association ` +
-                "tasks-release-association-id): the host did not run it. See the release's state: " +
+                `tasks-release-${gate.inputs.releaseId}): the host did not run it. See the release's state: ` +
                 "scripts/release-status.sh dev tasks",
         );
     });
@@ -180,14 +212,16 @@ describe("release waiters, deserialized and run against SSM", function () {
             .catch((error) => (message = error.message));
         expect(message).to.equal(
             `The tasks release ${gate.inputs.releaseId} started but recorded no outcome within 1 s (association ` +
-                "tasks-release-association-id). See the release's state: scripts/release-status.sh dev tasks",
+                `tasks-release-${gate.inputs.releaseId}). See the release's state: scripts/release-status.sh dev tasks`,
         );
     });
 
     it("replaces (so waits again) on any change of its inputs, and changes nothing otherwise", async () => {
-        expect((await gate.provider.diff("x", gate.inputs, gate.inputs)).replaces).to.deep.equal([]);
-        const changed = { ...gate.inputs, releaseId: "ffffffffffff", associationId: "other" };
-        expect((await gate.provider.diff("x", gate.inputs, changed)).replaces.sort()).to.deep.equal(["associationId", "releaseId"]);
+        // The engine diffs the old state, which holds the gate's output `at`, against new inputs, which never do.
+        const state = { ...gate.inputs, at: "2026-11-29T10:05:00Z" };
+        expect(await gate.provider.diff("x", state, gate.inputs)).to.deep.include({ changes: false, replaces: [] });
+        const changed = { ...gate.inputs, releaseId: "ffffffffffff", associationName: "other" };
+        expect((await gate.provider.diff("x", state, changed)).replaces.sort()).to.deep.equal(["associationName", "releaseId"]);
     });
 
     it("removes the host's release record when the host goes, and does not mind one already gone", async () => {

@@ -14,13 +14,43 @@ export function parameterPathArn(partition: string, region: string, accountId: s
 }
 
 /**
- * What a host may do in SSM, and nothing more: read its own service's parameters (the secrets decrypt only through
- * the service's own KMS key, whose key policy names this role), and record the outcome of its releases.
+ * What the SSM agent needs to run a host's releases and Session Manager, and no more: the actions of AWS's
+ * AmazonSSMManagedInstanceCore without its ssm:GetParameter and ssm:GetParameters on every parameter (which would
+ * let a host read any other service's parameters) and without Patch Manager's and Distributor's.
+ */
+const agentActions = [
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:DescribeAssociation",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:PutComplianceItems",
+    "ssm:PutInventory",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+/**
+ * What a host may do, and nothing more: run the SSM agent (releases, Session Manager), read its own service's
+ * parameters (the secrets decrypt only through the service's own KMS key, whose key policy names this role), and
+ * record the outcome of its releases.
  */
 export function hostPolicy(pathArn: string, recordPathArn: string): aws.iam.PolicyDocument {
     return {
         Version: "2012-10-17",
         Statement: [
+            { Sid: "RunSsmAgent", Effect: "Allow", Action: agentActions, Resource: "*" },
             {
                 Sid: "ReadOwnServiceParameters",
                 Effect: "Allow",
@@ -37,72 +67,94 @@ export function hostPolicy(pathArn: string, recordPathArn: string): aws.iam.Poli
     };
 }
 
-/** Who the key policy names: the account (to administer), the deployer and the host role (to use). */
+/** Who the key policy names: the account (to see the key), the deployers (to administer and use it), the host role. */
 export interface SecretsKeyPrincipals {
     partition: string;
     accountId: string;
     region: string;
-    /** The IAM role or user that runs `pulumi up`: it writes the parameters and reads them back on refresh. */
-    deployerArn: string;
+    /** The IAM roles or users that run `pulumi up`: they write the parameters and read them back on refresh. */
+    deployerArns: string[];
+    /** Roles that may decrypt through SSM too, without administering the key (a read-only drift check). */
+    readerArns: string[];
     hostRoleArn: string;
     /** ARN of the service's parameter path; the host decrypts only parameters under it. */
     parameterPathArn: string;
 }
 
-/** Key management without any use of the key: what keeps the key administrable, and never decrypts. */
+/** What lets anyone in the account see the key: nothing here changes it or grants a use of it. */
+const keyInspection = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyPolicies"];
+
+/**
+ * What administers the key. No kms:CreateGrant and no kms:Put* for the account: whoever may change the key policy or
+ * grant may give itself Decrypt, so only the deployers may.
+ */
 const keyAdministration = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
+    ...keyInspection,
+    "kms:PutKeyPolicy",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:UpdateKeyDescription",
     "kms:TagResource",
     "kms:UntagResource",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+    "kms:EnableKey",
+    "kms:DisableKey",
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
 ];
 
 /**
- * The key policy of a service's secrets key. Account administrators manage the key but cannot use it; the deployer
- * uses it only through SSM; the host role only decrypts, only through SSM, and only its own service's parameters.
- * No other principal in the account can decrypt, whatever its IAM policies allow.
+ * The key policy of a service's secrets key. The account can only see the key (its IAM policies cannot widen that:
+ * a key policy that does not delegate an action to the account decides it alone). The deployers administer it and use
+ * it only through SSM; readers decrypt only through SSM; the host role only decrypts, only through SSM, and only its
+ * own service's parameters. No other principal can decrypt, whatever its IAM policies allow.
  */
 export function secretsKeyPolicy(principals: SecretsKeyPrincipals): aws.iam.PolicyDocument {
     const viaSsm = { "kms:ViaService": `ssm.${principals.region}.amazonaws.com` };
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "AccountAdministersKey",
-                Effect: "Allow",
-                Principal: { AWS: `arn:${principals.partition}:iam::${principals.accountId}:root` },
-                Action: keyAdministration,
-                Resource: "*",
-            },
-            {
-                Sid: "DeployerUsesKeyThroughSsm",
-                Effect: "Allow",
-                Principal: { AWS: principals.deployerArn },
-                Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                Resource: "*",
-                Condition: { StringEquals: viaSsm },
-            },
-            {
-                Sid: "HostReadsOwnParameters",
-                Effect: "Allow",
-                Principal: { AWS: principals.hostRoleArn },
-                Action: "kms:Decrypt",
-                Resource: "*",
-                Condition: {
-                    StringEquals: viaSsm,
-                    StringLike: { "kms:EncryptionContext:PARAMETER_ARN": `${principals.parameterPathArn}/*` },
-                },
-            },
-        ],
-    };
+    const ownParameters = { "kms:EncryptionContext:PARAMETER_ARN": `${principals.parameterPathArn}/*` };
+    const statements: aws.iam.PolicyStatement[] = [
+        {
+            Sid: "AccountSeesKey",
+            Effect: "Allow",
+            Principal: { AWS: `arn:${principals.partition}:iam::${principals.accountId}:root` },
+            Action: keyInspection,
+            Resource: "*",
+        },
+        {
+            Sid: "DeployersAdministerKey",
+            Effect: "Allow",
+            Principal: { AWS: principals.deployerArns },
+            Action: keyAdministration,
+            Resource: "*",
+        },
+        {
+            Sid: "DeployersUseKeyThroughSsm",
+            Effect: "Allow",
+            Principal: { AWS: principals.deployerArns },
+            Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
+            Resource: "*",
+            Condition: { StringEquals: viaSsm },
+        },
+        {
+            Sid: "HostReadsOwnParameters",
+            Effect: "Allow",
+            Principal: { AWS: principals.hostRoleArn },
+            Action: "kms:Decrypt",
+            Resource: "*",
+            Condition: { StringEquals: viaSsm, StringLike: ownParameters },
+        },
+    ];
+    if (principals.readerArns.length > 0) {
+        statements.push({
+            Sid: "ReadersDecryptThroughSsm",
+            Effect: "Allow",
+            Principal: { AWS: principals.readerArns },
+            Action: "kms:Decrypt",
+            Resource: "*",
+            Condition: { StringEquals: viaSsm, StringLike: ownParameters },
+        });
+    }
+    return { Version: "2012-10-17", Statement: statements };
 }

@@ -17,11 +17,28 @@ function sleep(seconds: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
-/** Any changed input replaces the step, so it runs (and waits) again; the old one goes once the update is done. */
+/**
+ * Any changed input replaces the step, so it runs (and waits) again; the old one goes once the update is done. Only
+ * inputs count: the old state also holds what the step produced (the gate's `at`), which the new inputs never have.
+ */
 function replaceOnAnyChange(olds: Record<string, unknown>, news: Record<string, unknown>): pulumi.dynamic.DiffResult {
-    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((key) => key !== "__provider");
+    const outputsOnly = ["__provider", "at"];
+    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((key) => !outputsOnly.includes(key));
     const replaces = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+/** SSM Agent's first version that hands document parameters to commands as SSM_* variables (interpolationType ENV_VAR). */
+export const minimumAgentVersion = "3.3.2746.0";
+
+/** Whether a dotted version is at least another. */
+export function versionAtLeast(version: string, minimum: string): boolean {
+    const have = version.split(".").map(Number);
+    const need = minimum.split(".").map(Number);
+    for (let i = 0; i < need.length; i++) {
+        if ((have[i] || 0) !== need[i]) return (have[i] || 0) > need[i];
+    }
+    return true;
 }
 
 export interface ManagedNodeInputs {
@@ -35,7 +52,8 @@ export interface ManagedNodeInputs {
 
 /**
  * Waits until every instance is a managed node that Systems Manager sees online. An association created before
- * that can report success without its document having run (terraform-provider-aws #31175).
+ * that can report success without its document having run (terraform-provider-aws #31175). A node whose agent is too
+ * old to pass the release's parameters fails at once: its release would fail without saying which one.
  */
 export async function waitForManagedNodes(inputs: ManagedNodeInputs): Promise<void> {
     const { DescribeInstanceInformationCommand } = sdk();
@@ -45,16 +63,24 @@ export async function waitForManagedNodes(inputs: ManagedNodeInputs): Promise<vo
         const answer = await client.send(
             new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: inputs.instanceIds }] }),
         );
-        const online = new Set(
-            (answer.InstanceInformationList ?? []).filter((node) => node.PingStatus === "Online").map((node) => node.InstanceId),
-        );
-        const waiting = inputs.instanceIds.filter((id) => !online.has(id));
+        const online = (answer.InstanceInformationList ?? []).filter((node) => node.PingStatus === "Online");
+        for (const node of online) {
+            if (!versionAtLeast(node.AgentVersion ?? "0", minimumAgentVersion)) {
+                throw new Error(
+                    `${node.InstanceId} runs SSM Agent ${node.AgentVersion ?? "of an unknown version"}; releases need ` +
+                        `${minimumAgentVersion} or later, which passes the release's parameters as environment variables. ` +
+                        "Update the agent (the AWS-UpdateSSMAgent document) or move the host to a current AMI (hostAmi).",
+                );
+            }
+        }
+        const onlineIds = new Set(online.map((node) => node.InstanceId));
+        const waiting = inputs.instanceIds.filter((id) => !onlineIds.has(id));
         if (waiting.length === 0) return;
         if (Date.now() >= deadline) {
             throw new Error(
-                `${waiting.join(", ")} did not come online in Systems Manager within ${inputs.timeoutSeconds} s. ` +
-                    "Check the instance's system log (aws ec2 get-console-output), that its role has " +
-                    "AmazonSSMManagedInstanceCore, and that it can reach the SSM endpoints.",
+                `${waiting.join(", ")} did not come online in Systems Manager within ${inputs.timeoutSeconds} s. Check the ` +
+                    "instance's system log (aws ec2 get-console-output), that it has a public address or a route to the " +
+                    "SSM endpoints, and that its role allows ssm:UpdateInstanceInformation.",
             );
         }
         await sleep(inputs.pollSeconds);
@@ -86,7 +112,11 @@ export function parseReleaseRecord(text: string): ReleaseRecord {
 
 export interface ReleaseGateInputs {
     serviceName: string;
-    associationId: string;
+    /**
+     * The release's association, by name: the gate must not take the association's id, or a replaced association
+     * would make the engine replace the gate, and what hangs on it, before the release even runs.
+     */
+    associationName: string;
     instanceIds: string[];
     /** SSM path of the records, one parameter per instance. */
     recordPath: string;
@@ -128,6 +158,17 @@ async function readRecords(client: SSMClient, inputs: ReleaseGateInputs): Promis
     return records;
 }
 
+/** The id of the release's association, found by its name. */
+async function associationId(client: SSMClient, name: string): Promise<string> {
+    const { ListAssociationsCommand } = sdk();
+    const answer = await client.send(
+        new ListAssociationsCommand({ AssociationFilterList: [{ key: "AssociationName", value: name }] }),
+    );
+    const id = answer.Associations?.[0]?.AssociationId;
+    if (!id) throw new Error(`the release's association ${name} does not exist`);
+    return id;
+}
+
 /**
  * Waits until each host records the outcome of this release: first that it started (a new host boots and
  * bootstraps before that), then how it ended. Success passes; a failure throws with its reason. When a host already
@@ -142,7 +183,7 @@ export async function waitForRelease(inputs: ReleaseGateInputs): Promise<{ at: s
         if (record.release === inputs.releaseId && record.status === "failed") stale.set(instanceId, record.at);
     }
     if (stale.size > 0) {
-        await client.send(new StartAssociationsOnceCommand({ AssociationIds: [inputs.associationId] }));
+        await client.send(new StartAssociationsOnceCommand({ AssociationIds: [await associationId(client, inputs.associationName)] }));
     }
 
     const startDeadline = Date.now() + inputs.startTimeoutSeconds * 1000;
@@ -162,13 +203,13 @@ export async function waitForRelease(inputs: ReleaseGateInputs): Promise<{ at: s
         if (outcomeDeadline === undefined && Date.now() >= startDeadline) {
             throw new Error(
                 `The ${inputs.serviceName} release ${inputs.releaseId} did not start within ${inputs.startTimeoutSeconds} s ` +
-                    `(association ${inputs.associationId}): the host did not run it. ${see}`,
+                    `(association ${inputs.associationName}): the host did not run it. ${see}`,
             );
         }
         if (outcomeDeadline !== undefined && Date.now() >= outcomeDeadline) {
             throw new Error(
                 `The ${inputs.serviceName} release ${inputs.releaseId} started but recorded no outcome within ` +
-                    `${inputs.timeoutSeconds} s (association ${inputs.associationId}). ${see}`,
+                    `${inputs.timeoutSeconds} s (association ${inputs.associationName}). ${see}`,
             );
         }
         await sleep(inputs.pollSeconds);
@@ -210,7 +251,7 @@ const managedNodeProvider: pulumi.dynamic.ResourceProvider = {
 const releaseGateProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ReleaseGateInputs) {
         const { at } = await waitForRelease(inputs);
-        return { id: `${inputs.associationId}/${inputs.releaseId}`, outs: { ...inputs, at } };
+        return { id: inputs.associationName, outs: { ...inputs, at } };
     },
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         return replaceOnAnyChange(olds, news);

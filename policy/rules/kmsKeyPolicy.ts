@@ -13,6 +13,9 @@ export const decryptClassActions = [
     "kms:GenerateDataKeyPairWithoutPlaintext",
 ];
 
+/** The KMS actions that hand out the others: whoever may change the key policy or grant may give itself Decrypt. */
+export const grantClassActions = ["kms:PutKeyPolicy", "kms:CreateGrant"];
+
 interface Statement {
     Sid?: string;
     Effect?: string;
@@ -35,16 +38,14 @@ function actionMatches(pattern: string, action: string): boolean {
     return new RegExp(`^${regex}$`, "i").test(action);
 }
 
-/** The statement's own action entries that grant a decrypt-class action, or "every action except …" for NotAction. */
-function grantedDecryptActions(statement: Statement): string | undefined {
+/** The statement's own action entries that grant one of `actions`, or "every action except …" for NotAction. */
+function grantedActions(statement: Statement, actions: string[]): string | undefined {
     if (statement.Action !== undefined) {
-        const granting = list(statement.Action).filter((pattern) =>
-            decryptClassActions.some((action) => actionMatches(pattern, action)),
-        );
+        const granting = list(statement.Action).filter((pattern) => actions.some((action) => actionMatches(pattern, action)));
         return granting.length > 0 ? granting.join(", ") : undefined;
     }
     const excluded = list(statement.NotAction);
-    const granted = decryptClassActions.filter((action) => !excluded.some((pattern) => actionMatches(pattern, action)));
+    const granted = actions.filter((action) => !excluded.some((pattern) => actionMatches(pattern, action)));
     return granted.length > 0 ? `every action but ${excluded.join(", ")} (so ${granted.join(", ")})` : undefined;
 }
 
@@ -79,14 +80,23 @@ const viaSsmFix =
     'add "Condition": {"StringEquals": {"kms:ViaService": "ssm.<region>.amazonaws.com"}} so the key decrypts only ' +
     "through SSM, for the parameters that principal may read.";
 
-/** The problems of one Allow statement that grants a decrypt-class action. */
+/** The problems of one Allow statement that grants a decrypt-class action, or a grant-class one to everybody. */
 function statementViolations(statement: Statement, index: number): string[] {
     if (statement.Effect !== "Allow") return [];
-    const actions = grantedDecryptActions(statement);
-    if (!actions) return [];
     const name = statement.Sid ? `statement "${statement.Sid}"` : `statement ${index}`;
     const principals = principalsOf(statement);
     const violations: string[] = [];
+    const granting = grantedActions(statement, grantClassActions);
+    for (const who of principals.filter((principal) => principal === "*" || isAccountRoot(principal))) {
+        if (!granting) break;
+        const named = who === "*" ? 'any principal ("*")' : `the account root (${who})`;
+        violations.push(
+            `${name} lets ${named} use ${granting}, with which any IAM principal of the account whose own policy ` +
+                "allows it can give itself kms:Decrypt: leave changing the key policy and granting to the deployers.",
+        );
+    }
+    const actions = grantedActions(statement, decryptClassActions);
+    if (!actions) return violations;
     if (principals.includes("*")) {
         violations.push(
             `${name} lets any principal ("*") use ${actions}: name the roles that need the key (the hosts' roles, ` +
@@ -116,8 +126,9 @@ function statementViolations(statement: Statement, index: number): string[] {
 
 /**
  * A key policy lets nobody use the key's plaintext outside SSM: no statement grants a decrypt-class action to `*`, to
- * the account root, or to any principal without a kms:ViaService condition naming SSM. An unset policy gets KMS's
- * default key policy, which grants the account root kms:*.
+ * the account root, or to any principal without a kms:ViaService condition naming SSM; nor kms:PutKeyPolicy or
+ * kms:CreateGrant to `*` or the account root, which would let IAM policies hand out Decrypt. An unset policy gets
+ * KMS's default key policy, which grants the account root kms:*.
  */
 export function keyPolicyViolations(key: { policy?: string }): string[] {
     if (key.policy === undefined || key.policy === "") {
@@ -141,7 +152,7 @@ export const kmsKeyPolicyLimitsDecrypt: ResourceValidationPolicy = {
     description:
         "KMS key policies let no one decrypt outside SSM: no statement grants kms:Decrypt, kms:ReEncrypt*, " +
         'kms:GenerateDataKey*, kms:* or * to "*", to the account root, or without a kms:ViaService condition ' +
-        "naming SSM.",
+        'naming SSM; and neither "*" nor the account root may change the key policy or create grants.',
     enforcementLevel: "mandatory",
     validateResource: [
         reportViolationsOf(aws.kms.Key, keyPolicyViolations),

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { secretsKeyPolicy } from "../../components/identity/iam";
 import { keyPolicyViolations } from "../rules/kmsKeyPolicy";
 import { analyze } from "./analyze";
 
@@ -7,58 +8,18 @@ const region = "eu-west-1";
 const root = `arn:aws:iam::${account}:root`;
 const deployer = `arn:aws:iam::${account}:role/microservices-deployer`;
 const host = `arn:aws:iam::${account}:role/tasks-host-role-1a2b3c`;
-const viaSsm = { StringEquals: { "kms:ViaService": `ssm.${region}.amazonaws.com` } };
 
-/** The key policy the program gives each service's key: the three statements the pack must let through. */
+/** The key policy the program gives each service's key: the four statements the pack must let through. */
 function programPolicy() {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "AccountAdministersKey",
-                Effect: "Allow",
-                Principal: { AWS: root },
-                Action: [
-                    "kms:Create*",
-                    "kms:Describe*",
-                    "kms:Enable*",
-                    "kms:List*",
-                    "kms:Put*",
-                    "kms:Update*",
-                    "kms:Revoke*",
-                    "kms:Disable*",
-                    "kms:Get*",
-                    "kms:Delete*",
-                    "kms:TagResource",
-                    "kms:UntagResource",
-                    "kms:ScheduleKeyDeletion",
-                    "kms:CancelKeyDeletion",
-                ],
-                Resource: "*",
-            },
-            {
-                Sid: "DeployerUsesKeyThroughSsm",
-                Effect: "Allow",
-                Principal: { AWS: deployer },
-                Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                Resource: "*",
-                Condition: viaSsm,
-            },
-            {
-                Sid: "HostReadsOwnParameters",
-                Effect: "Allow",
-                Principal: { AWS: host },
-                Action: "kms:Decrypt",
-                Resource: "*",
-                Condition: {
-                    ...viaSsm,
-                    StringLike: {
-                        "kms:EncryptionContext:PARAMETER_ARN": `arn:aws:ssm:${region}:${account}:parameter/microservices/dev/tasks/*`,
-                    },
-                },
-            },
-        ],
-    };
+    return secretsKeyPolicy({
+        partition: "aws",
+        accountId: account,
+        region,
+        deployerArns: [deployer],
+        readerArns: [],
+        hostRoleArn: host,
+        parameterPathArn: `arn:aws:ssm:${region}:${account}:parameter/microservices/dev/tasks`,
+    });
 }
 
 type Policy = ReturnType<typeof programPolicy>;
@@ -67,7 +28,7 @@ type AnyStatement = Record<string, unknown>;
 /** The program's policy with one statement changed. */
 function withStatement(index: number, change: (statement: AnyStatement) => AnyStatement): string {
     const policy: Policy = programPolicy();
-    const statements = policy.Statement as AnyStatement[];
+    const statements = policy.Statement as unknown as AnyStatement[];
     statements[index] = change(statements[index]);
     return JSON.stringify(policy);
 }
@@ -75,13 +36,16 @@ function withStatement(index: number, change: (statement: AnyStatement) => AnySt
 const viaFix =
     'add "Condition": {"StringEquals": {"kms:ViaService": "ssm.<region>.amazonaws.com"}} so the key decrypts only ' +
     "through SSM, for the parameters that principal may read.";
+const rootGrants = (sid: string, actions: string) =>
+    `statement "${sid}" lets the account root (${root}) use ${actions}, with which any IAM principal of the account ` +
+    "whose own policy allows it can give itself kms:Decrypt: leave changing the key policy and granting to the deployers.";
 const rootMessage = (sid: string, actions: string) =>
     `statement "${sid}" lets the account root (${root}) use ${actions}, which hands the key to every IAM principal ` +
     "of the account whose own policy allows it: keep the root to managing the key, and grant decrypt-class actions " +
     "to the roles that need them.";
 
 describe("policy kms-key-policy-limits-decrypt", () => {
-    it("passes the program's three statements: root manages, deployer and host decrypt through SSM", () => {
+    it("passes the program's statements: root sees the key, deployers administer it, deployers and host decrypt through SSM", () => {
         expect(keyPolicyViolations({ policy: JSON.stringify(programPolicy()) })).to.deep.equal([]);
     });
 
@@ -102,15 +66,27 @@ describe("policy kms-key-policy-limits-decrypt", () => {
     it("fails the account root with kms:*, as in KMS's default policy", () => {
         const policy = withStatement(0, (statement) => ({ ...statement, Action: "kms:*" }));
         expect(keyPolicyViolations({ policy })).to.deep.equal([
-            rootMessage("AccountAdministersKey", "kms:*"),
-            `statement "AccountAdministersKey" lets ${root} use kms:* without a kms:ViaService condition: ${viaFix}`,
+            rootGrants("AccountSeesKey", "kms:*"),
+            rootMessage("AccountSeesKey", "kms:*"),
+            `statement "AccountSeesKey" lets ${root} use kms:* without a kms:ViaService condition: ${viaFix}`,
+        ]);
+    });
+
+    it("fails the account root or anyone allowed to change the key policy or create grants (they could grant Decrypt)", () => {
+        const administers = withStatement(0, (statement) => ({ ...statement, Action: ["kms:Describe*", "kms:Put*", "kms:Create*"] }));
+        expect(keyPolicyViolations({ policy: administers })).to.deep.equal([rootGrants("AccountSeesKey", "kms:Put*, kms:Create*")]);
+        const anyone = withStatement(1, (statement) => ({ ...statement, Principal: "*" }));
+        expect(keyPolicyViolations({ policy: anyone })).to.deep.equal([
+            'statement "DeployersAdministerKey" lets any principal ("*") use kms:PutKeyPolicy, with which any IAM ' +
+                "principal of the account whose own policy allows it can give itself kms:Decrypt: leave changing the " +
+                "key policy and granting to the deployers.",
         ]);
     });
 
     it("fails the account root with decrypt even through SSM, and knows a bare account id is the root", () => {
-        const policy = withStatement(1, (statement) => ({ ...statement, Principal: { AWS: account } }));
+        const policy = withStatement(2, (statement) => ({ ...statement, Principal: { AWS: account } }));
         expect(keyPolicyViolations({ policy })).to.deep.equal([
-            `statement "DeployerUsesKeyThroughSsm" lets the account root (${account}) use kms:Decrypt, ` +
+            `statement "DeployersUseKeyThroughSsm" lets the account root (${account}) use kms:Decrypt, ` +
                 "kms:GenerateDataKey*, which hands the key to every IAM principal of the account whose own policy " +
                 "allows it: keep the root to managing the key, and grant decrypt-class actions to the roles that " +
                 "need them.",
@@ -118,15 +94,15 @@ describe("policy kms-key-policy-limits-decrypt", () => {
     });
 
     it('fails "*" as principal, even with a kms:ViaService condition (that is alias/aws/ssm\'s policy)', () => {
-        const policy = withStatement(2, (statement) => ({ ...statement, Principal: { AWS: "*" } }));
+        const policy = withStatement(3, (statement) => ({ ...statement, Principal: { AWS: "*" } }));
         expect(keyPolicyViolations({ policy })).to.deep.equal([
             'statement "HostReadsOwnParameters" lets any principal ("*") use kms:Decrypt: name the roles that need ' +
                 "the key (the hosts' roles, the deployer) as principals instead.",
         ]);
-        const bare = withStatement(2, (statement) => ({ ...statement, Principal: "*" }));
+        const bare = withStatement(3, (statement) => ({ ...statement, Principal: "*" }));
         expect(keyPolicyViolations({ policy: bare })).to.have.length(1);
         // Allow with NotPrincipal allows everyone else.
-        const allBut = withStatement(2, ({ Principal: _dropped, ...statement }) => ({
+        const allBut = withStatement(3, ({ Principal: _dropped, ...statement }) => ({
             ...statement,
             NotPrincipal: { AWS: deployer },
         }));
@@ -134,7 +110,7 @@ describe("policy kms-key-policy-limits-decrypt", () => {
     });
 
     it("fails a role that may decrypt without a kms:ViaService condition", () => {
-        const policy = withStatement(2, ({ Condition: _dropped, ...statement }) => statement);
+        const policy = withStatement(3, ({ Condition: _dropped, ...statement }) => statement);
         expect(keyPolicyViolations({ policy })).to.deep.equal([
             `statement "HostReadsOwnParameters" lets ${host} use kms:Decrypt without a kms:ViaService condition: ` +
                 viaFix,
@@ -142,17 +118,17 @@ describe("policy kms-key-policy-limits-decrypt", () => {
     });
 
     it("fails a kms:ViaService condition that is optional (IfExists) or names another service", () => {
-        const optional = withStatement(1, (statement) => ({
+        const optional = withStatement(2, (statement) => ({
             ...statement,
             Condition: { StringEqualsIfExists: { "kms:ViaService": `ssm.${region}.amazonaws.com` } },
         }));
         expect(keyPolicyViolations({ policy: optional })).to.have.length(1);
-        const ec2 = withStatement(1, (statement) => ({
+        const ec2 = withStatement(2, (statement) => ({
             ...statement,
             Condition: { StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` } },
         }));
         expect(keyPolicyViolations({ policy: ec2 })).to.deep.equal([
-            `statement "DeployerUsesKeyThroughSsm" lets ${deployer} use kms:Decrypt, kms:GenerateDataKey* through ` +
+            `statement "DeployersUseKeyThroughSsm" lets ${deployer} use kms:Decrypt, kms:GenerateDataKey* through ` +
                 `ec2.${region}.amazonaws.com, not SSM: ${viaFix}`,
         ]);
     });
@@ -160,15 +136,16 @@ describe("policy kms-key-policy-limits-decrypt", () => {
     it("sees decrypt-class actions behind wildcards, in any case, and through NotAction", () => {
         for (const action of ["*", "kms:*", "KMS:decrypt", "kms:ReEncrypt*", "kms:Re*", "kms:GenerateDataKeyPair"]) {
             const policy = withStatement(0, (statement) => ({ ...statement, Action: [action] }));
-            expect(keyPolicyViolations({ policy }), action).to.have.length(2);
+            // "*" and kms:* also hand the root kms:PutKeyPolicy and kms:CreateGrant.
+            expect(keyPolicyViolations({ policy }), action).to.have.length(["*", "kms:*"].includes(action) ? 3 : 2);
         }
         const notAction = withStatement(0, ({ Action: _dropped, ...statement }) => ({
             ...statement,
             NotAction: ["kms:Decrypt"],
         }));
-        expect(keyPolicyViolations({ policy: notAction })[0]).to.equal(
+        expect(keyPolicyViolations({ policy: notAction })[1]).to.equal(
             rootMessage(
-                "AccountAdministersKey",
+                "AccountSeesKey",
                 "every action but kms:Decrypt (so kms:ReEncryptFrom, kms:ReEncryptTo, kms:GenerateDataKey, " +
                     "kms:GenerateDataKeyWithoutPlaintext, kms:GenerateDataKeyPair, " +
                     "kms:GenerateDataKeyPairWithoutPlaintext)",
@@ -184,8 +161,8 @@ describe("policy kms-key-policy-limits-decrypt", () => {
         expect(keyPolicyViolations({ policy: encryptOnly })).to.deep.equal([]);
         const deny = withStatement(0, (statement) => ({ ...statement, Effect: "Deny", Action: "kms:*" }));
         expect(keyPolicyViolations({ policy: deny })).to.deep.equal([]);
-        const noSid = withStatement(2, ({ Sid: _sid, Condition: _condition, ...statement }) => statement);
-        expect(keyPolicyViolations({ policy: noSid })[0]).to.match(/^statement 2 lets /);
+        const noSid = withStatement(3, ({ Sid: _sid, Condition: _condition, ...statement }) => statement);
+        expect(keyPolicyViolations({ policy: noSid })[0]).to.match(/^statement 3 lets /);
     });
 
     it("reports through the pack on keys and standalone key policies", async () => {
@@ -194,8 +171,8 @@ describe("policy kms-key-policy-limits-decrypt", () => {
                 .filter((violation) => violation.policy === "kms-key-policy-limits-decrypt")
                 .map((violation) => violation.message);
         const rootKmsAll = withStatement(0, (statement) => ({ ...statement, Action: "kms:*" }));
-        expect(await messages("aws:kms/key:Key", { policy: rootKmsAll })).to.have.length(2);
-        expect(await messages("aws:kms/keyPolicy:KeyPolicy", { keyId: "k", policy: rootKmsAll })).to.have.length(2);
+        expect(await messages("aws:kms/key:Key", { policy: rootKmsAll })).to.have.length(3);
+        expect(await messages("aws:kms/keyPolicy:KeyPolicy", { keyId: "k", policy: rootKmsAll })).to.have.length(3);
         expect(await messages("aws:kms/key:Key", { policy: JSON.stringify(programPolicy()) })).to.deep.equal([]);
     });
 });

@@ -2,6 +2,7 @@
 // local registry standing in for Docker Hub, with the images the stacks release built into it.
 import { EC2Client } from "@aws-sdk/client-ec2";
 import {
+    CreateRoleCommand,
     GetInstanceProfileCommand,
     GetPolicyCommand,
     GetPolicyVersionCommand,
@@ -77,6 +78,8 @@ export class Cloud {
     clients!: Clients;
     /** The rig's own look at moto, unrecorded. */
     internal!: Clients;
+    /** The deployer's role: it runs `up` and administers the keys (the stacks' `deployerArns`). */
+    deployerRoleArn = "";
     /** The agent version the next hosts get. */
     agentVersion = currentAgentVersion;
     private moto?: { endpoint: string; stop(): void };
@@ -105,6 +108,10 @@ export class Cloud {
         this.front.handle("ssm:StartAssociationsOnce", (params) => ssm.startAssociationsOnce(params));
         this.clients = clients(this.front.endpoint, standIn);
         this.internal = clients(this.moto.endpoint, internal);
+        const { Role } = await this.internal.iam.send(
+            new CreateRoleCommand({ RoleName: "microservices-deployer", AssumeRolePolicyDocument: "{}" }),
+        );
+        this.deployerRoleArn = Role!.Arn!;
         await this.registry.start();
         await this.builder.start();
     }
@@ -166,6 +173,7 @@ export class Cloud {
         }
         while (this.hosts.get(instanceId) === host) {
             if (await this.roleRunsAgent(roleName)) {
+                host.log(`the SSM agent ${this.agentVersion} registered with Systems Manager`);
                 this.ssm.setOnline(instanceId);
                 return;
             }
@@ -208,6 +216,15 @@ export class Cloud {
 
     /** Whether the role's policies let the SSM agent register (ssm:UpdateInstanceInformation). */
     private async roleRunsAgent(roleName: string): Promise<boolean> {
+        try {
+            return await this.roleAllowsRegistering(roleName);
+        } catch (error) {
+            this.hosts.forEach((host) => host.log(`cannot read the role ${roleName}: ${error}`));
+            return false;
+        }
+    }
+
+    private async roleAllowsRegistering(roleName: string): Promise<boolean> {
         const iam = this.internal.iam;
         const documents: string[] = [];
         const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
