@@ -6,6 +6,7 @@ import { createApp } from '../src/app.js';
 import { connectOptions, isConnected, openDatabase, type Database } from '../src/db.js';
 import type { TaskJson } from '../src/task-model.js';
 import { silentLogger } from './support/logs.js';
+import { tasksTitled } from './support/tasks.js';
 import { startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { listen, request, type Listening, type Reply, type RequestOptions } from './support/http.js';
 
@@ -118,8 +119,7 @@ describe('database stalled (SIGSTOP)', function () {
     await ferret.destroy();
   });
 
-  const titled = async (title: string): Promise<number> =>
-    ((await request(server.url, `/tasks?q=${encodeURIComponent(title)}`)).json as { items: TaskJson[] }).items.filter((task) => task.title === title).length;
+  const titled = (title: string): Promise<number> => tasksTitled(server.url, title);
 
   it('answers every request 503 within 3 s while stalled, health too, and serves again within 1 s of its return', async () => {
     // A request that hangs fails the test at once, with its name, rather than by mocha's timeout.

@@ -8,6 +8,7 @@ import { schemaProblems } from './support/contract.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { exchange, listen, rawRequest, request, type Listening, type Reply } from './support/http.js';
 import { silentLogger } from './support/logs.js';
+import { tasksTitled } from './support/tasks.js';
 
 /** A POST /tasks head with a JSON body of `body`, and more head lines. */
 const postHead = (body: string, ...lines: string[]): string =>
@@ -27,9 +28,7 @@ describe('HTTP semantics', () => {
     await database.drop();
   });
 
-  /** How many tasks have exactly this title. */
-  const tasksTitled = async (title: string): Promise<number> =>
-    ((await request(server.url, `/tasks?q=${encodeURIComponent(title)}`)).json as { items: TaskJson[] }).items.filter((task) => task.title === title).length;
+  const titled = (title: string): Promise<number> => tasksTitled(server.url, title);
 
   /** `reply` is a JSON error of `status` (naming `field`, when given), sent with nosniff. */
   async function expectError(reply: Reply, status: number, field?: string): Promise<void> {
@@ -155,14 +154,14 @@ describe('HTTP semantics', () => {
     for (const codings of ['xchunked', 'chunked, gzip', 'identity', 'chunked, chunked']) {
       it(`Transfer-Encoding: ${codings}: 400 naming Transfer-Encoding, closed, nothing created`, async () => {
         await expectError(await onlyAnswer(withCoding(codings)), 400, 'Transfer-Encoding');
-        expect(await tasksTitled('framed')).to.equal(0);
+        expect(await titled('framed')).to.equal(0);
       });
     }
 
     for (const codings of ['gzip, chunked', 'deflate, chunked']) {
       it(`Transfer-Encoding: ${codings}: 501 naming Transfer-Encoding, closed, nothing created`, async () => {
         await expectError(await onlyAnswer(withCoding(codings)), 501, 'Transfer-Encoding');
-        expect(await tasksTitled('framed')).to.equal(0);
+        expect(await titled('framed')).to.equal(0);
       });
     }
 
@@ -177,7 +176,7 @@ describe('HTTP semantics', () => {
       it(`${name}: 400, closed, nothing created`, async () => {
         const head = ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', ...lines].join('\r\n');
         await expectError(await onlyAnswer(`${head}\r\n\r\n${body}`), 400);
-        expect(await tasksTitled('framed')).to.equal(0);
+        expect(await titled('framed')).to.equal(0);
       });
     }
 
@@ -197,23 +196,23 @@ describe('HTTP semantics', () => {
       const first = `${postHead('{"title":"closing first"}', 'Connection: close')}\r\n\r\n{"title":"closing first"}`;
       const reply = await onlyAnswer(first + second);
       expect(reply.status, reply.text).to.equal(201);
-      expect(await tasksTitled('closing first')).to.equal(1);
-      expect(await tasksTitled('second')).to.equal(0);
+      expect(await titled('closing first')).to.equal(1);
+      expect(await titled('second')).to.equal(0);
     });
 
     it('POST /tasks with Connection: close, then garbage: 201, one task', async () => {
       const first = `${postHead('{"title":"then garbage"}', 'Connection: close')}\r\n\r\n{"title":"then garbage"}`;
       const reply = await onlyAnswer(`${first}GARBAGE\r\n\r\n`);
       expect(reply.status, reply.text).to.equal(201);
-      expect(await tasksTitled('then garbage')).to.equal(1);
+      expect(await titled('then garbage')).to.equal(1);
     });
 
     it('HTTP/1.0 POST (no keep-alive), then more: 201, one task', async () => {
       const first = `${postHead('{"title":"old client"}').replace('HTTP/1.1', 'HTTP/1.0')}\r\n\r\n{"title":"old client"}`;
       const reply = await onlyAnswer(`${first}${second}`);
       expect(reply.status, reply.text).to.equal(201);
-      expect(await tasksTitled('old client')).to.equal(1);
-      expect(await tasksTitled('second')).to.equal(0);
+      expect(await titled('old client')).to.equal(1);
+      expect(await titled('second')).to.equal(0);
     });
 
     it('GET /health with Connection: close, then garbage: 200 only', async () => {
@@ -224,7 +223,7 @@ describe('HTTP semantics', () => {
       const refused = 'GET /health HTTP/1.1\r\nHost: a b\r\n\r\n';
       const reply = await onlyAnswer(refused + second);
       await expectError(reply, 400, 'Host');
-      expect(await tasksTitled('second')).to.equal(0);
+      expect(await titled('second')).to.equal(0);
     });
   });
 
@@ -240,7 +239,7 @@ describe('HTTP semantics', () => {
       const body = '{"title":"two types"}';
       const head = ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close'];
       await expectError(await rawRequest(server.port, head.join('\r\n'), body), 400, 'Content-Type');
-      expect(await tasksTitled('two types')).to.equal(0);
+      expect(await titled('two types')).to.equal(0);
     });
   });
 

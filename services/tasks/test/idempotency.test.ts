@@ -11,6 +11,7 @@ import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { listen, rawRequest, request, type Listening, type Reply } from './support/http.js';
 import { silentLogger } from './support/logs.js';
+import { tasksTitled } from './support/tasks.js';
 
 // As docs/api.md states them.
 const HOUR_MS = 60 * 60 * 1000;
@@ -36,12 +37,6 @@ const post = (url: string, key: string | undefined, body: unknown): Promise<Repl
     headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-
-/** How many tasks have exactly this title, through `url`. */
-async function tasksTitled(url: string, title: string): Promise<number> {
-  const list = (await request(url, `/tasks?q=${encodeURIComponent(title)}`)).json as { items: TaskJson[] };
-  return list.items.filter((task) => task.title === title).length;
-}
 
 function expectReplayOf(reply: Reply, first: Reply): void {
   expect(reply.status, reply.text).to.equal(first.status);
