@@ -1,11 +1,9 @@
 // The HTTP/1.1 rules the service applies to a request before the app sees it (docs/api.md § HTTP semantics; RFC 9110
-// and RFC 9112), and the answers to requests Node's parser refuses. Each refusal closes the connection.
+// and RFC 9112), and the answers to requests Node's parser refuses. The server closes the connection after each.
 import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { HttpError } from './errors.js';
 import { BODY_MAX_BYTES, bodyTooLarge, headersTooLarge, REQUEST_TARGET_MAX_BYTES, targetTooLong } from './limits.js';
-
-const CLOSE = { Connection: 'close' };
 
 /** The values of every `name` header line of `req`, in order (Node joins or drops repeated ones in `req.headers`). */
 export function headerLines(req: IncomingMessage, name: string): string[] {
@@ -25,14 +23,14 @@ export function protocolError(req: IncomingMessage): HttpError | undefined {
 // RFC 9112 §2.3 and RFC 9110 §6.2: HTTP/1.0 and 1.1 are served (a higher 1.x is read as 1.1 by http-version.ts).
 function versionError(req: IncomingMessage): HttpError | undefined {
   if (req.httpVersionMajor === 0) {
-    return new HttpError(400, 'malformed request', [{ message: 'the request line must end with the HTTP version, e.g. HTTP/1.1' }], CLOSE);
+    return malformed('the request line must end with the HTTP version, e.g. HTTP/1.1');
   }
   if (req.httpVersionMajor > 1) return versionNotSupported(`HTTP/${req.httpVersion}`);
   return undefined;
 }
 
 function versionNotSupported(version: string): HttpError {
-  return new HttpError(505, 'HTTP version not supported', [{ message: `${version} is not served here; use HTTP/1.1` }], CLOSE);
+  return new HttpError(505, 'HTTP version not supported', [{ message: `${version} is not served here; use HTTP/1.1` }]);
 }
 
 // RFC 9112 §3.2: Host = uri-host [ ":" port ]; uri-host is a reg-name (IPv4 included) or a bracketed IP literal.
@@ -42,7 +40,7 @@ const HOST_RULE = 'must be a host name or address with an optional port, e.g. ex
 
 function hostError(req: IncomingMessage): HttpError | undefined {
   const hosts = headerLines(req, 'Host');
-  const problem = (message: string): HttpError => new HttpError(400, 'invalid Host header', [{ field: 'Host', message }], CLOSE);
+  const problem = (message: string): HttpError => new HttpError(400, 'invalid Host header', [{ field: 'Host', message }]);
   if (hosts.length > 1) return problem('must be given once');
   const [host] = hosts;
   if (host === undefined) return req.httpVersionMinor >= 1 ? problem('an HTTP/1.1 request must have a Host header') : undefined;
@@ -66,7 +64,7 @@ function framingError(req: IncomingMessage): HttpError | undefined {
   if (transferEncoding.length > 0) {
     const codings = transferEncoding.join(',').split(',').map((coding) => coding.trim().toLowerCase());
     const problem = (status: number, error: string, message: string): HttpError =>
-      new HttpError(status, error, [{ field: 'Transfer-Encoding', message }], CLOSE);
+      new HttpError(status, error, [{ field: 'Transfer-Encoding', message }]);
     if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) {
       return problem(400, 'malformed request', 'must end with chunked, once');
     }

@@ -57,7 +57,7 @@ export function createHttpServer(handler: http.RequestListener): http.Server {
   server.on('clientError', answerClientError);
   // An `Expect` other than 100-continue, which Node would answer with an empty 417.
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    refuse(req, res, new HttpError(417, 'expectation failed', [{ message: 'only Expect: 100-continue is supported' }], { Connection: 'close' }));
+    refuse(req, res, new HttpError(417, 'expectation failed', [{ message: 'only Expect: 100-continue is supported' }]));
   });
   // Node would close a CONNECT's connection without a word.
   server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
@@ -66,7 +66,7 @@ export function createHttpServer(handler: http.RequestListener): http.Server {
   return server;
 }
 
-/** Every request: the HTTP rules first, then the app, unless an earlier answer on its connection closes it. */
+/** Every request: the HTTP rules first, then the app, unless an earlier request on its connection was refused. */
 function serve(req: http.IncomingMessage, res: http.ServerResponse, handler: http.RequestListener): void {
   res.setHeader('X-Content-Type-Options', NOSNIFF);
   if (refusedConnections.has(req.socket)) return;
@@ -79,9 +79,10 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, handler: htt
   handler(req, res);
 }
 
-/** Answers `error` (which closes the connection) instead of the app. */
+/** Answers `error` instead of the app, and closes the connection after it. */
 function refuse(req: http.IncomingMessage, res: http.ServerResponse, error: HttpError): void {
   res.setHeader('X-Content-Type-Options', NOSNIFF);
+  res.setHeader('Connection', 'close');
   refusedConnections.add(req.socket);
   lastAnswers.set(req.socket, res);
   sendError(res, error);
@@ -102,7 +103,7 @@ function answerConnect(req: http.IncomingMessage, socket: Duplex, handler: http.
     serve(req, res, handler);
     return;
   }
-  refuse(req, res, new HttpError(400, 'malformed request', [{ message: 'CONNECT is not served: this is not a proxy' }], { Connection: 'close' }));
+  refuse(req, res, new HttpError(400, 'malformed request', [{ message: 'CONNECT is not served: this is not a proxy' }]));
 }
 
 /**

@@ -20,7 +20,7 @@ export const jsonBody: RequestHandler = async (req, res, next) => {
   }
   const bytes = await readBody(req);
   if (!isUtf8(bytes)) throw new HttpError(400, 'invalid body', [{ message: 'must be valid UTF-8' }]);
-  keepBodyBytes(res, bytes);
+  res.locals.bodyBytes = bytes;
   req.body = parseJson(bytes.toString('utf8'));
   next();
 };
@@ -29,10 +29,6 @@ export const jsonBody: RequestHandler = async (req, res, next) => {
 export function bodyBytesOf(res: Response): Buffer {
   const bytes: unknown = res.locals.bodyBytes;
   return Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0);
-}
-
-function keepBodyBytes(res: Response, bytes: Buffer): void {
-  res.locals.bodyBytes = bytes;
 }
 
 function checkContentType(value: string | undefined): void {
