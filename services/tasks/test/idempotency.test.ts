@@ -106,6 +106,13 @@ describe('Idempotency-Key on POST /tasks', function () {
     expect(await tasksTitled(server.url, 'corrected')).to.equal(0);
   });
 
+  it('an answer given before the body is parsed leaves the key unused: malformed JSON, then a good body with that key', async () => {
+    expect((await post(server.url, 'unparsed-1', '{"title":')).status).to.equal(400);
+    const created = await post(server.url, 'unparsed-1', { title: 'parsed at last' });
+    expect(created.status, created.text).to.equal(201);
+    expect(created.headers['idempotent-replayed']).to.equal(undefined);
+  });
+
   describe('a malformed key: 400 naming Idempotency-Key, nothing created, as openapi.json says', () => {
     const keys: [string, boolean][] = [
       ['a', true],
