@@ -1,11 +1,15 @@
 """Schemathesis hooks for the fuzz suite (e2e/test_fuzz.py loads them through SCHEMATHESIS_HOOKS)."""
 
+import itertools
 import os
 import re
 
 import schemathesis
 
 TASK_ID = re.compile(r"[0-9a-f]{24}")
+# A well-formed Idempotency-Key, as the services' openapi.json documents it.
+IDEMPOTENCY_KEY = re.compile(r'[!#-~][!-~]{0,254}|"(?:[!#-\[\]-~]|\\["\\]){1,255}"')
+fresh_keys = (f"fuzz-{n}" for n in itertools.count())
 
 
 @schemathesis.hook
@@ -13,7 +17,14 @@ def before_call(context, case, kwargs):
     """A create for a task that does not exist only ever gets a 422: a fuzzer left alone would never create a request,
     and the stateful phase would never reach one to read, decide or delete. So half of the well-formed task ids in
     creates (chosen by the id itself, so a run repeats) become the id of a task that exists, made by the test and
-    named in FUZZ_TASK_ID. Malformed task ids stay as generated."""
+    named in FUZZ_TASK_ID. Malformed task ids stay as generated.
+
+    And each well-formed Idempotency-Key becomes a key never used before: the few short keys a fuzzer generates would
+    otherwise come back with other bodies (each a 422, so creates would go untested) and, in the stateful phase, replay
+    the answer of a create whose resource a later step deleted. Malformed keys stay as generated."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if key is not None and IDEMPOTENCY_KEY.fullmatch(key):
+        case.headers["Idempotency-Key"] = next(fresh_keys)
     body = case.body
     if case.operation.label != "POST /requests" or not isinstance(body, dict):
         return

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import express, { type Express } from 'express';
 import type { Connection } from 'mongoose';
 import type winston from 'winston';
+import { DatabaseCalls } from './database-calls.js';
 import { errorHandler, notFound } from './errors.js';
 import { healthHandler } from './health.js';
 import { requestLimits } from './limits.js';
@@ -20,12 +21,17 @@ export interface AppOptions {
   logger: winston.Logger;
   /** The database connection, open or not: routes answer 503 while it is down. */
   connection: Connection;
+  /** The time tasks and Idempotency-Keys are stamped with; the system clock unless a test moves it on. */
+  clock?: () => Date;
 }
 
-export function createApp({ logger, connection }: AppOptions): Express {
+export function createApp({ logger, connection, clock = () => new Date() }: AppOptions): Express {
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
+  const database = new DatabaseCalls(connection);
   const app = express();
   app.disable('x-powered-by');
+  // Paths are case-sensitive: /TASKS is not /tasks.
+  app.set('case sensitive routing', true);
   // Conditional requests are not part of the contract: no ETag, and never a 304 (express would answer one to
   // `If-None-Match: *` or a recent `If-Modified-Since`, even without an ETag).
   app.disable('etag');
@@ -34,7 +40,7 @@ export function createApp({ logger, connection }: AppOptions): Express {
 
   app.use(requestLogger(logger));
   app.use(requestLimits);
-  serveMethods(app, '/health', { GET: [rejectQuery, healthHandler(connection)] });
+  serveMethods(app, '/health', { GET: [rejectQuery, healthHandler(connection, database)] });
   serveMethods(app, '/openapi.json', {
     GET: [
       rejectQuery,
@@ -43,7 +49,7 @@ export function createApp({ logger, connection }: AppOptions): Express {
       },
     ],
   });
-  app.use('/tasks', tasksRouter(connection));
+  app.use('/tasks', tasksRouter(connection, database, clock));
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

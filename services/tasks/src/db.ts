@@ -1,16 +1,39 @@
-// The MongoDB connection: opened in the background, retried until it succeeds, never queuing queries while down.
+// The MongoDB connection: opened in the background, retried until it succeeds, never queuing queries while down, and
+// never waiting on the database for longer than DATABASE_TIMEOUTS say.
 import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import type winston from 'winston';
 
 const RETRY_DELAY_MS = 2000;
 
+/**
+ * How long the service waits on the database, set on purpose (docs/tasks.md § Waiting on the database). Each request
+ * answers within `requestMs` whatever the driver does; the driver's own timeouts free its connections soon after.
+ */
+export const DATABASE_TIMEOUTS = {
+  /** A new connection's TCP (and TLS) handshake and first hello; also how long a heartbeat waits for its answer. */
+  connectMs: 2000,
+  /** How long an operation waits for a server it can use. */
+  serverSelectionMs: 2000,
+  /** How long an operation waits for a free connection from the pool. */
+  checkoutMs: 2000,
+  /** How long a connection waits for the answer to a command it sent; then the driver closes it. */
+  socketMs: 2500,
+  /** maxTimeMS, the statement timeout: how long the server itself may run a query before it aborts it. */
+  statementMs: 2000,
+  /** How often the driver checks the server (its minimum): an outage and a recovery are noticed within this. */
+  heartbeatMs: 500,
+  /** The most one request waits on the database in all (src/database-calls.ts); then it answers 503. */
+  requestMs: 2500,
+} as const;
+
 export const connectOptions: ConnectOptions = {
   // Without this, mongoose queues queries while disconnected and a request would hang instead of getting a 503.
   bufferCommands: false,
-  // A query waits at most this long for a reachable server before failing (and the request answering 503).
-  serverSelectionTimeoutMS: 2000,
-  // How often the driver checks the server, so that an outage and a recovery are noticed within seconds.
-  heartbeatFrequencyMS: 2000,
+  connectTimeoutMS: DATABASE_TIMEOUTS.connectMs,
+  serverSelectionTimeoutMS: DATABASE_TIMEOUTS.serverSelectionMs,
+  waitQueueTimeoutMS: DATABASE_TIMEOUTS.checkoutMs,
+  socketTimeoutMS: DATABASE_TIMEOUTS.socketMs,
+  heartbeatFrequencyMS: DATABASE_TIMEOUTS.heartbeatMs,
 };
 
 export interface Database {
@@ -26,6 +49,8 @@ export interface Database {
  */
 export function openDatabase(uri: string, logger: winston.Logger, overrides: ConnectOptions = {}): Database {
   const connection = mongoose.createConnection();
+  // mongoose adds it to every find and count; the updates pass it themselves (tasks-router.ts).
+  connection.set('maxTimeMS', DATABASE_TIMEOUTS.statementMs);
   const where = describeMongoUri(uri);
   const reasonOf = (error: unknown): string => redactPassword(errorMessage(error), uri);
   let closed = false;
@@ -80,11 +105,12 @@ export function describeMongoUri(uri: string): string {
 }
 
 // Server error codes that mean "this server cannot serve now" (shutting down, stepping down, unreachable peer): the
-// driver's own list of retryable codes. A replica set election answers these for a few seconds.
-const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+// driver's own list of retryable codes. A replica set election answers these for a few seconds. And 50,
+// MaxTimeMSExpired: the server gave up on a statement at its maxTimeMS.
+const UNAVAILABLE_CODES = new Set([6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 
 /** Whether `error` means the database could not be reached (answer 503), as opposed to a bug (answer 500). */
-export function isDatabaseUnavailable(error: unknown): boolean {
+export function isDatabaseUnavailable(error: unknown): error is Error {
   if (!(error instanceof Error)) return false;
   const { mongo } = mongoose;
   return (
@@ -93,9 +119,16 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     error instanceof mongo.MongoNotConnectedError ||
     error instanceof mongo.MongoTopologyClosedError ||
     (error instanceof mongo.MongoServerError && typeof error.code === 'number' && UNAVAILABLE_CODES.has(error.code)) ||
+    // No free pooled connection in time (the driver does not export this class).
+    error.name === 'MongoWaitQueueTimeoutError' ||
     // mongoose's own refusal to send a query before the first connect, with bufferCommands off.
     (error.name === 'MongooseError' && error.message.includes('before initial connection'))
   );
+}
+
+/** Whether `error` is a duplicate key error: an insert whose _id (or another unique key) is taken. */
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof mongoose.mongo.MongoServerError && error.code === 11000;
 }
 
 /** `text` with the URI's password, if any, blanked out: driver messages are logged and must not leak it. */

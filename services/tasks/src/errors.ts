@@ -1,11 +1,14 @@
-// The API's error shape, `{ error, details }` (docs/api.md §Errors), and the one place that turns any failure into
-// such an answer.
+// The API's error shape, `{ error, details, details_omitted? }` (docs/api.md §Errors), and the one place that turns any
+// failure into such an answer.
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type winston from 'winston';
-import { isDatabaseUnavailable } from './db.js';
+
+/** An error body lists at most this many details, so that it stays small whatever the request. */
+export const DETAILS_MAX = 20;
 
 export interface ErrorDetail {
-  /** The body field, query parameter or path parameter at fault; left out when no single field is. */
+  /** The body field, query parameter, path parameter or header at fault; left out when no single field is. */
   field?: string;
   message: string;
 }
@@ -18,6 +21,8 @@ export function detailAbout(field: string | undefined, message: string): ErrorDe
 export interface ErrorBody {
   error: string;
   details: ErrorDetail[];
+  /** How many problems were found beyond the DETAILS_MAX listed. */
+  details_omitted?: number;
 }
 
 /** An answer to send as is: thrown by routes and middleware, caught by `errorHandler`. */
@@ -27,19 +32,47 @@ export class HttpError extends Error {
     readonly error: string,
     readonly details: ErrorDetail[] = [],
     readonly headers: Record<string, string> = {},
+    /** What went wrong underneath, for the log (a 503's driver error). */
+    cause?: Error,
   ) {
-    super(error);
+    super(error, { cause });
     this.name = 'HttpError';
   }
 
-  /** The JSON answer. (Not `body`: body-parser sets a `body` property on the errors it passes on.) */
+  /** The JSON answer, with at most DETAILS_MAX details. */
   toBody(): ErrorBody {
-    return { error: this.error, details: this.details };
+    const listed = this.details.slice(0, DETAILS_MAX);
+    const omitted = this.details.length - listed.length;
+    return omitted > 0 ? { error: this.error, details: listed, details_omitted: omitted } : { error: this.error, details: listed };
   }
 }
 
-export function databaseUnavailable(): HttpError {
-  return new HttpError(503, 'database unreachable', [{ message: 'the database cannot be reached; retry later' }]);
+/** Sends `answer` as the whole response: on express's response or on a plain Node one (http-server.ts). */
+export function sendError(res: ServerResponse, answer: HttpError): void {
+  const text = JSON.stringify(answer.toBody());
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  // Node leaves the body out of an answer to HEAD by itself.
+  res.end(text);
+}
+
+/** A 503 that changed nothing: the database was not asked, or refused. */
+export function databaseUnavailable(cause?: Error): HttpError {
+  return new HttpError(503, 'database unreachable', [{ message: 'the database cannot be reached; nothing was changed; retry later' }], {}, cause);
+}
+
+/** A 503 after a change was sent to the database, which did not confirm it in time. */
+export function outcomeUnknown(cause?: Error): HttpError {
+  return new HttpError(503, 'outcome unknown', [
+    {
+      message:
+        'the database did not confirm the change in time: it may or may not have been applied. A retry with the same ' +
+        'Idempotency-Key is safe; a PATCH or DELETE may simply be repeated',
+    },
+  ], {}, cause);
 }
 
 export function notFoundError(method: string, path: string): HttpError {
@@ -51,39 +84,6 @@ export const notFound: RequestHandler = (req) => {
   throw notFoundError(req.method, req.path);
 };
 
-// Errors from express.json() (body-parser, through http-errors) carry a 4xx `status` and `expose: true`: the client's
-// mistakes. Most also name a `type`; a corrupt compressed body does not.
-interface ClientError extends Error {
-  status: number;
-  expose: true;
-  type?: string;
-}
-
-function isClientError(error: unknown): error is ClientError {
-  if (!(error instanceof Error)) return false;
-  const { status, expose } = error as Partial<ClientError>;
-  return typeof status === 'number' && status >= 400 && status < 500 && expose === true;
-}
-
-const bodyParserErrors: Record<string, string> = {
-  'entity.parse.failed': 'malformed JSON',
-  'entity.too.large': 'request body too large',
-  'charset.unsupported': 'unsupported charset',
-  'encoding.unsupported': 'unsupported content encoding',
-  'request.aborted': 'request aborted',
-  'request.size.invalid': 'request size did not match Content-Length',
-};
-
-function toHttpError(error: unknown): HttpError | undefined {
-  if (error instanceof HttpError) return error;
-  if (isClientError(error)) {
-    const name = (error.type && bodyParserErrors[error.type]) ?? 'unreadable body';
-    return new HttpError(error.status, name, [{ message: error.message }]);
-  }
-  if (isDatabaseUnavailable(error)) return databaseUnavailable();
-  return undefined;
-}
-
 export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) {
@@ -91,13 +91,17 @@ export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    const answer = toHttpError(error) ?? new HttpError(500, 'internal error');
-    if (answer.status >= 500) {
-      // Client mistakes are already in the request log line; these need their cause next to it.
-      const cause = error instanceof Error ? { reason: error.message, stack: error.stack } : { reason: String(error) };
-      if (isDatabaseUnavailable(error)) logger.warn('database unreachable during a request', { method: req.method, path: req.path, reason: cause.reason });
-      else if (!(error instanceof HttpError)) logger.error('unexpected error', { method: req.method, path: req.path, ...cause });
+    if (error instanceof HttpError) {
+      if (error.cause !== undefined) {
+        const reason = error.cause instanceof Error ? error.cause.message : 'unknown';
+        logger.warn('database unreachable during a request', { method: req.method, path: req.path, answer: error.error, reason });
+      }
+      sendError(res, error);
+      return;
     }
-    res.status(answer.status).set(answer.headers).json(answer.toBody());
+    // Every expected failure is an HttpError by now: this one is a bug, and needs its cause next to its log line.
+    const cause = error instanceof Error ? { reason: error.message, stack: error.stack } : { reason: String(error) };
+    logger.error('unexpected error', { method: req.method, path: req.path, ...cause });
+    sendError(res, new HttpError(500, 'internal error'));
   };
 }

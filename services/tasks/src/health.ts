@@ -1,11 +1,11 @@
 // GET /health: 200 while the database answers, 503 otherwise (the image's HEALTHCHECK and load balancers use it).
 import type { RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
-import { isConnected } from './db.js';
+import type { DatabaseCalls } from './database-calls.js';
 
-export function healthHandler(connection: Connection): RequestHandler {
+export function healthHandler(connection: Connection, database: DatabaseCalls): RequestHandler {
   return async (_req, res) => {
-    if (isConnected(connection) && (await pings(connection))) {
+    if (await pings(connection, database)) {
       res.json({ status: 'ok', database: 'ok' });
       return;
     }
@@ -13,11 +13,10 @@ export function healthHandler(connection: Connection): RequestHandler {
   };
 }
 
-// The driver's state can lag an outage by a heartbeat, so ask the server itself.
-async function pings(connection: Connection): Promise<boolean> {
+// The driver's state can lag an outage by a heartbeat, so ask the server itself, within a request's time.
+async function pings(connection: Connection, database: DatabaseCalls): Promise<boolean> {
   try {
-    await connection.db?.admin().ping();
-    return connection.db !== undefined;
+    return (await database.begin().read(async () => connection.db?.admin().ping())) !== undefined;
   } catch {
     return false;
   }

@@ -13,6 +13,11 @@ export function targetTooLong(): HttpError {
   return new HttpError(414, 'request target too long', [{ message: `the path and query must be at most ${REQUEST_TARGET_MAX_BYTES} bytes` }]);
 }
 
+/** A body over the limit: answered before the rest is read, so the connection then closes. */
+export function bodyTooLarge(): HttpError {
+  return new HttpError(413, 'request body too large', [{ message: `the body must be at most ${BODY_MAX_BYTES} bytes` }], { Connection: 'close' });
+}
+
 export function headersTooLarge(): HttpError {
   return new HttpError(431, 'request headers too large', [
     {
@@ -28,7 +33,7 @@ function headerLineBytes(name: string, value: string): number {
   return name.length + value.length + 4;
 }
 
-/** 414, 431, a 400 for HTTP/1.1 without Host, and a 404 for a trailing slash, whatever the route. */
+/** 414, 431, and a 404 for a trailing slash, whatever the route. */
 export const requestLimits: RequestHandler = (req, _res, next) => {
   if (req.url.length > REQUEST_TARGET_MAX_BYTES) throw targetTooLong();
   if (req.rawHeaders.length / 2 > HEADER_COUNT_MAX) throw headersTooLarge();
@@ -39,9 +44,6 @@ export const requestLimits: RequestHandler = (req, _res, next) => {
     total += line;
   }
   if (total > HEADERS_MAX_BYTES) throw headersTooLarge();
-  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
-    throw new HttpError(400, 'missing Host header', [{ message: 'an HTTP/1.1 request must have a Host header' }]);
-  }
   // Paths have no trailing slash: /tasks/ is not /tasks.
   if (req.path.length > 1 && req.path.endsWith('/')) throw notFoundError(req.method, req.path);
   next();

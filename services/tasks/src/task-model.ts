@@ -1,5 +1,5 @@
 // The task document as stored in MongoDB, its limits, and the JSON shape the API (and the requests service) rely on.
-import { Schema, type Connection, type HydratedDocument, type Model } from 'mongoose';
+import { Schema, Types, type Connection, type Model } from 'mongoose';
 
 /** Limits in characters: Unicode code points, as docs/api.md counts them (an emoji is one, not two UTF-16 units). */
 export const TITLE_MAX_LENGTH = 200;
@@ -18,6 +18,9 @@ export interface Task {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** A task as stored, with its id. */
+export type StoredTask = Task & { _id: Types.ObjectId };
 
 /** The API's representation of a task. Other services depend on exactly these fields. */
 export interface TaskJson {
@@ -39,8 +42,11 @@ const taskSchema = new Schema<Task>(
     title: { type: String, required: true, validate: atMost(TITLE_MAX_LENGTH) },
     description: { type: String, default: '', validate: atMost(DESCRIPTION_MAX_LENGTH) },
     done: { type: Boolean, default: false },
+    // Set by the service (tasks-router.ts) from its clock: updatedAt only ever moves forward.
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
   },
-  { timestamps: true, versionKey: false },
+  { versionKey: false },
 );
 // Serve the list in each of its orders (a time, then _id), with and without the `done` filter. MongoDB walks an index
 // either way, so one direction serves both.
@@ -54,7 +60,19 @@ export function taskModel(connection: Connection): Model<Task> {
   return (connection.models.Task as Model<Task> | undefined) ?? connection.model<Task>('Task', taskSchema);
 }
 
-export function serializeTask(task: HydratedDocument<Task>): TaskJson {
+/** The stored task that `json` represents: the inverse of serializeTask. */
+export function taskFromJson(json: TaskJson): StoredTask {
+  return {
+    _id: new Types.ObjectId(json.id),
+    title: json.title,
+    description: json.description,
+    done: json.done,
+    createdAt: new Date(json.created_at),
+    updatedAt: new Date(json.updated_at),
+  };
+}
+
+export function serializeTask(task: StoredTask): TaskJson {
   return {
     id: task._id.toHexString(),
     title: task.title,

@@ -1,11 +1,13 @@
 // The /tasks routes: list, create, read, update, delete.
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import type { Connection, QueryFilter } from 'mongoose';
-import { isConnected } from './db.js';
-import { databaseUnavailable, HttpError } from './errors.js';
-import { jsonBody } from './json-body.js';
+import { Types, type Connection, type QueryFilter } from 'mongoose';
+import type { DatabaseCalls } from './database-calls.js';
+import { DATABASE_TIMEOUTS, isDuplicateKey } from './db.js';
+import { HttpError } from './errors.js';
+import { errorAnswer, fingerprintOf, IdempotencyKeys, idempotencyKeyOf, sendAnswer, type StoredAnswer } from './idempotency.js';
+import { bodyBytesOf, jsonBody } from './json-body.js';
 import { serveMethods } from './methods.js';
-import { serializeTask, taskModel, type Task } from './task-model.js';
+import { serializeTask, taskFromJson, taskModel, type Task, type TaskJson } from './task-model.js';
 import {
   createTaskBody,
   LIST_OFFSET_MAX,
@@ -27,48 +29,86 @@ const sortOrders: Record<Sort, Record<string, 1 | -1>> = {
   '-updated_at': { updatedAt: -1, _id: -1 },
 };
 
-export function tasksRouter(connection: Connection): Router {
+/** `clock` gives the time for created_at and updated_at, and for Idempotency-Keys (tests move it on). */
+export function tasksRouter(connection: Connection, database: DatabaseCalls, clock: () => Date): Router {
   const Task = taskModel(connection);
-  const router = Router();
-
-  // Answer 503 at once while the driver knows the database is down, rather than waiting for a query to time out.
-  // Called once the request is known to be valid: bad input is a 4xx whatever the database's state.
-  const requireDatabase = (): void => {
-    if (!isConnected(connection)) throw databaseUnavailable();
+  // Inserts the task a 201 answer holds; once only, whoever calls it (a retry with the same Idempotency-Key may).
+  const insertTaskOf = async (answer: StoredAnswer): Promise<void> => {
+    try {
+      await Task.create(taskFromJson(JSON.parse(answer.body) as TaskJson));
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
   };
+  const keys = new IdempotencyKeys(connection, clock, insertTaskOf);
+  const router = Router({ caseSensitive: true });
 
   const list: RequestHandler = async (req, res) => {
     const query = parseRequest(listTasksQuery, req.query, 'query');
-    requireDatabase();
     const filter = filterOf(query);
-    const [tasks, total] = await Promise.all([
-      Task.find(filter).sort(sortOrders[query.sort]).skip(query.offset).limit(query.limit),
-      Task.countDocuments(filter),
-    ]);
+    const [tasks, total] = await database
+      .begin()
+      .read(() => Promise.all([Task.find(filter).sort(sortOrders[query.sort]).skip(query.offset).limit(query.limit), Task.countDocuments(filter)]));
     const { limit, offset } = query;
     res.json({ items: tasks.map(serializeTask), total, limit, offset, next: nextPage(req.baseUrl, query, total) });
   };
 
-  const create: RequestHandler = async (req, res) => {
+  /** The answer to a create, decided before anything is written: 201 with the new task, or 400 for a bad body. */
+  const createAnswer = (req: Request): StoredAnswer => {
     const fields = parseRequest(createTaskBody, req.body, 'body');
-    requireDatabase();
-    const task = await Task.create(fields);
-    res.status(201).location(`${req.baseUrl}/${task._id.toHexString()}`).json(serializeTask(task));
+    const now = clock();
+    const task = serializeTask({
+      _id: new Types.ObjectId(),
+      title: fields.title,
+      description: fields.description ?? '',
+      done: fields.done ?? false,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return { status: 201, body: JSON.stringify(task), location: `${req.baseUrl}/${task.id}` };
+  };
+
+  const create: RequestHandler = async (req, res) => {
+    const key = idempotencyKeyOf(req);
+    if (key === undefined) {
+      const answer = createAnswer(req);
+      await database.begin().write(() => insertTaskOf(answer));
+      sendAnswer(res, answer, false);
+      return;
+    }
+    let answer: StoredAnswer;
+    try {
+      answer = createAnswer(req);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      answer = errorAnswer(error);
+    }
+    const fingerprint = fingerprintOf(req.method, `${req.baseUrl}${req.path}`, bodyBytesOf(res));
+    const stored = await keys.answer(database.begin(), key, fingerprint, answer);
+    sendAnswer(res, stored.answer, stored.replayed);
   };
 
   const read: RequestHandler = async (req, res) => {
     const id = taskId(req);
-    requireDatabase();
-    const task = await Task.findById(id);
+    const task = await database.begin().read(() => Task.findById(id));
     if (!task) throw taskNotFound(id);
     res.json(serializeTask(task));
   };
 
+  // One $set, atomic on MongoDB, and never two at once for one task (DatabaseCalls.write), as FerretDB needs. The time
+  // is taken when the update is sent, and $max keeps updated_at from moving back, whatever the order of arrival.
   const update: RequestHandler = async (req, res) => {
     const id = taskId(req);
     const changes = parseRequest(updateTaskBody, req.body, 'body');
-    requireDatabase();
-    const task = await Task.findByIdAndUpdate(id, { $set: changes }, { returnDocument: 'after', runValidators: true });
+    const task = await database.begin().write(
+      () =>
+        Task.findByIdAndUpdate(
+          id,
+          { $set: changes, $max: { updatedAt: clock() } },
+          { returnDocument: 'after', runValidators: true, maxTimeMS: DATABASE_TIMEOUTS.statementMs },
+        ),
+      `task:${id.toLowerCase()}`,
+    );
     if (!task) throw taskNotFound(id);
     res.json(serializeTask(task));
   };
@@ -77,8 +117,7 @@ export function tasksRouter(connection: Connection): Router {
   // returns the document to several of them on FerretDB.)
   const remove: RequestHandler = async (req, res) => {
     const id = taskId(req);
-    requireDatabase();
-    const { deletedCount } = await Task.deleteOne({ _id: id });
+    const { deletedCount } = await database.begin().write(() => Task.deleteOne({ _id: id }));
     if (deletedCount === 0) throw taskNotFound(id);
     res.status(204).end();
   };

@@ -4,8 +4,11 @@ import type { AddressInfo } from 'node:net';
 
 export interface DelayProxy {
   port: number;
-  /** From now on, hold each chunk a client sends for `ms` before passing it on (0 passes at once). */
-  setDelay(ms: number): void;
+  /**
+   * From now on, hold each chunk a client sends for `ms` before passing it on (0 passes at once); with `containing`,
+   * only the chunks that contain that text (e.g. a field name of the documents a test wants written late).
+   */
+  setDelay(ms: number, containing?: string): void;
   /** Resolves when a chunk is next held back. */
   nextHeld(): Promise<void>;
   close(): Promise<void>;
@@ -13,6 +16,7 @@ export interface DelayProxy {
 
 export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
   let delayMs = 0;
+  let marker: Buffer | undefined;
   let heldWaiters: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
 
@@ -30,7 +34,7 @@ export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
     upstream.on('close', () => client.destroy());
     upstream.pipe(client);
     client.on('data', (chunk: Buffer) => {
-      if (delayMs === 0) {
+      if (delayMs === 0 || (marker !== undefined && !chunk.includes(marker))) {
         upstream.write(chunk);
         return;
       }
@@ -49,8 +53,9 @@ export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
 
   return {
     port: (server.address() as AddressInfo).port,
-    setDelay(ms) {
+    setDelay(ms, containing) {
       delayMs = ms;
+      marker = containing === undefined ? undefined : Buffer.from(containing);
     },
     nextHeld: () => new Promise((resolve) => heldWaiters.push(resolve)),
     close: () =>

@@ -1,6 +1,6 @@
 // Throwaway FerretDB servers (a real MongoDB wire-protocol server) through the project's scripts/db/ferretdb.sh.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,10 @@ export interface FerretDB {
   start(): Promise<void>;
   /** Stops it and deletes its data. */
   destroy(): Promise<void>;
+  /** Freezes the server process (SIGSTOP): its connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  /** Lets a frozen server go on (SIGCONT). */
+  resume(): Promise<void>;
 }
 
 /** A TCP port nobody listens on right now. */
@@ -37,11 +41,16 @@ export async function startFerretDB(): Promise<FerretDB> {
   const stop = async (): Promise<void> => {
     await run('bash', [script, 'stop', dir]);
   };
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    process.kill(Number(await readFile(path.join(dir, 'ferretdb.pid'), 'utf8')), name);
+  };
   const uri = await start();
   return {
     uri,
     port,
     stop,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     start: async () => {
       await start();
     },

@@ -33,6 +33,8 @@ export async function listen(handler: http.RequestListener): Promise<Listening> 
 
 export interface Reply {
   status: number;
+  /** The status line, on answers read from a raw socket (e.g. `HTTP/1.1 200 OK`). */
+  statusLine?: string;
   headers: http.IncomingHttpHeaders;
   text: string;
   /** The body parsed as JSON, or undefined when it is not JSON. */
@@ -47,6 +49,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Send the body in chunks (Transfer-Encoding: chunked) rather than with a Content-Length. */
   chunked?: boolean;
+  /** Fail, saying so, when no whole answer came within this long (a test then fails with a reason, not a timeout). */
+  timeoutMs?: number;
 }
 
 /** Sends a request to the service and checks the answer against openapi.json (it rejects when it breaks it). */
@@ -72,6 +76,12 @@ export async function request(baseUrl: string, path: string, options: RequestOpt
       });
     });
     req.on('error', reject);
+    if (options.timeoutMs !== undefined) {
+      const limit = options.timeoutMs;
+      req.setTimeout(limit, () => {
+        req.destroy(new Error(`${method} ${path}: no answer within ${limit} ms`));
+      });
+    }
     if (options.chunked && payload !== undefined) {
       // Several writes before the end: node:http then sends the body chunked, in more than one chunk.
       const bytes = Buffer.from(payload);
@@ -117,17 +127,57 @@ export async function rawRequest(port: number, head: string, body = '', { contra
 }
 
 function parseRawAnswer(bytes: Buffer, durationMs: number): Reply {
-  const text = bytes.toString('latin1');
-  const headEnd = text.indexOf('\r\n\r\n');
-  if (headEnd === -1) throw new Error(`not an HTTP answer: ${JSON.stringify(text.slice(0, 200))}`);
-  const [statusLine = '', ...lines] = text.slice(0, headEnd).split('\r\n');
-  const headers: http.IncomingHttpHeaders = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  const [first] = parseAnswers(bytes, durationMs);
+  if (!first) throw new Error(`not an HTTP answer: ${JSON.stringify(bytes.toString('latin1').slice(0, 200))}`);
+  return first;
+}
+
+/** The answers in `bytes`, one after the other, each body as long as its Content-Length says (none without one). */
+function parseAnswers(bytes: Buffer, durationMs: number): Reply[] {
+  const answers: Reply[] = [];
+  let rest = bytes;
+  for (;;) {
+    const headEnd = rest.indexOf('\r\n\r\n');
+    if (headEnd === -1) return answers;
+    const [statusLine = '', ...lines] = rest.subarray(0, headEnd).toString('latin1').split('\r\n');
+    const headers: http.IncomingHttpHeaders = {};
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const bodyEnd = headEnd + 4 + Number(headers['content-length'] ?? 0);
+    const body = rest.subarray(headEnd + 4, bodyEnd).toString('utf8');
+    answers.push({ status: Number(statusLine.split(' ')[1]), statusLine, headers, text: body, json: parseJson(body), durationMs });
+    rest = rest.subarray(bodyEnd);
   }
-  const body = bytes.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1')).toString('utf8');
-  return { status: Number(statusLine.split(' ')[1]), headers, text: body, json: parseJson(body), durationMs };
+}
+
+export interface Exchange {
+  /** Every answer the server sent, in order. */
+  answers: Reply[];
+  /** When the server closed the connection, in ms after the bytes were sent; undefined if it did not within the wait. */
+  closedAfterMs: number | undefined;
+}
+
+/** Sends `bytes` on a new connection as they are, and collects what comes back until the server closes or `waitMs` pass. */
+export async function exchange(port: number, bytes: string | Buffer, waitMs = 2000): Promise<Exchange> {
+  const started = performance.now();
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise<number>((resolve) => {
+    socket.on('close', () => { resolve(performance.now() - started); });
+  });
+  socket.on('error', () => undefined);
+  socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => { resolve(undefined); }, waitMs);
+  });
+  const closedAfterMs = await Promise.race([closed, waited]);
+  clearTimeout(timer);
+  socket.destroy();
+  return { answers: parseAnswers(Buffer.concat(chunks), performance.now() - started), closedAfterMs };
 }
 
 function parseJson(text: string): unknown {
