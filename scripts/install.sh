@@ -57,8 +57,9 @@ case "${1:-all}" in
 esac
 if [ "$target" != local ]; then
   # docker.io, docker-registry and busybox-static: the release tests' engine, registry and images;
-  # openssl: a tasks test's throwaway certificate.
-  debian_packages+=(cloud-init shellcheck docker.io docker-registry busybox-static openssl)
+  # openssl: a tasks test's throwaway certificate; iproute2, iptables, conntrack and util-linux (nsenter, unshare):
+  # the engine rig's hosts and their moving addresses.
+  debian_packages+=(cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux)
   python_requirements+=(requirements-dev.txt services/requests/requirements-dev.txt)
   npm_dirs=(. services/tasks policy bench)
 fi

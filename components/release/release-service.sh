@@ -200,16 +200,26 @@ fetch_secrets() {
   esac
   rm -rf "$staging"
   (umask 077 && mkdir -p "$dir" "$staging")
+  # All at once: each read is a start of the AWS CLI, which is most of a rollback's time.
+  local -A readers=()
   while IFS='=' read -r name reference; do
     [ -n "$name" ] || continue
-    if ! error=$( (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
-      --query Parameter.Value --output text >"$staging/$name") 2>&1); then
+    (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
+      --query Parameter.Value --output text >"$staging/$name" 2>"$staging/.$name.error") &
+    readers[$name]="$!:$reference"
+  done <<<"$spec"
+  for name in "${!readers[@]}"; do
+    reference=${readers[$name]#*:}
+    if ! wait "${readers[$name]%%:*}"; then
+      error=$(cat "$staging/.$name.error")
+      wait || true
       rm -rf "$staging"
       fail "could not read the SSM parameter $reference: ${error//$'\n'/ }"
     fi
+    rm -f "$staging/.$name.error"
     # The CLI ends its text output with a newline the value did not have.
     truncate -s -1 "$staging/$name"
-  done <<<"$spec"
+  done
   chown -R "$owner" "$dir" "$staging"
   chmod 0700 "$dir"
   for name in "$staging"/*; do
@@ -263,7 +273,8 @@ wait_healthy() {
     code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$port$HEALTH_PATH" || true)
     [ "$code" = 200 ] && return 0
     [ "$code" = 000 ] && last="no answer" || last="HTTP $code"
-    sleep 1
+    # Often enough that a container healthy at once (a rollback's) serves within a second of its start.
+    sleep 0.25
   done
   fail "GET $HEALTH_PATH did not answer 200 within $timeout s (last: $last)"
 }
@@ -386,6 +397,8 @@ deploy() {
   switch_proxy "127.0.0.1:${slot_ports[$slot]}"
   save_current
   log "release $release_id serves on port $PORT"
+  # It serves: `pulumi up` may go on (and move the address to a new host) while the old container drains.
+  record succeeded
 
   if [ -n "$current_container" ]; then
     log "stopping $current_container (it drains its requests first)"
@@ -393,7 +406,6 @@ deploy() {
     rm -rf "${RUN_DIR:?}/$current_release"
   fi
   prune
-  record succeeded
 }
 
 # Brings the current release back after a reboot or a Docker restart: its secrets are gone with the tmpfs, so

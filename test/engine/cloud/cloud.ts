@@ -1,6 +1,11 @@
 // The rig's AWS: moto behind the recording front, the rig's own Systems Manager, the VPC network with its hosts, and a
 // local registry standing in for Docker Hub, with the images the stacks release built into it.
-import { EC2Client } from "@aws-sdk/client-ec2";
+import {
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DescribeSecurityGroupsCommand,
+    EC2Client,
+} from "@aws-sdk/client-ec2";
 import {
     CreateRoleCommand,
     GetInstanceProfileCommand,
@@ -9,11 +14,13 @@ import {
     GetRolePolicyCommand,
     IAMClient,
     ListAttachedRolePoliciesCommand,
+    ListInstanceProfilesCommand,
+    ListRolesCommand,
     ListInstanceProfilesForRoleCommand,
     ListRolePoliciesCommand,
 } from "@aws-sdk/client-iam";
-import { KMSClient } from "@aws-sdk/client-kms";
-import { SSMClient } from "@aws-sdk/client-ssm";
+import { DescribeKeyCommand, KMSClient, ListAliasesCommand, ListKeysCommand } from "@aws-sdk/client-kms";
+import { DescribeParametersCommand, ListDocumentsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -208,6 +215,59 @@ export class Cloud {
         }
     }
 
+    /** What is left in the rig's AWS beyond what every account has: empty after a destroy. */
+    async leftovers(): Promise<Record<string, string[]>> {
+        const { ec2, iam, kms, ssm } = this.internal;
+        const reservations = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+        const aliases = (await kms.send(new ListAliasesCommand({}))).Aliases ?? [];
+        // AWS's own keys are in every account: those of alias/aws/*, and the aws/ebs key that moto makes (once per
+        // encrypted volume) under this description.
+        const awsKeys = aliases.filter((alias) => alias.AliasName?.startsWith("alias/aws/")).map((alias) => alias.TargetKeyId);
+        const ebsDefault = "Default master key that protects my EBS volumes when no other key is defined";
+        const found: Record<string, string[]> = {
+            instances: reservations
+                .flatMap((reservation) => reservation.Instances ?? [])
+                .filter((instance) => instance.State?.Name !== "terminated")
+                .map((instance) => instance.InstanceId!),
+            addresses: ((await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []).map((address) => address.PublicIp!),
+            securityGroups: ((await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [])
+                .filter((group) => group.GroupName !== "default")
+                .map((group) => group.GroupName!),
+            roles: ((await iam.send(new ListRolesCommand({}))).Roles ?? [])
+                .map((role) => role.RoleName!)
+                .filter((name) => name !== "microservices-deployer"),
+            instanceProfiles: ((await iam.send(new ListInstanceProfilesCommand({}))).InstanceProfiles ?? []).map(
+                (profile) => profile.InstanceProfileName!,
+            ),
+            parameters: await this.parameterNames(),
+            documents: ((await ssm.send(new ListDocumentsCommand({ Filters: [{ Key: "Owner", Values: ["Self"] }] }))).DocumentIdentifiers ?? []).map(
+                (document) => document.Name!,
+            ),
+            associations: [...this.ssm.associations.keys()],
+            keys: [],
+            aliases: aliases.map((alias) => alias.AliasName!).filter((name) => !name.startsWith("alias/aws/")),
+            hosts: [...this.hosts.keys()],
+        };
+        for (const key of (await kms.send(new ListKeysCommand({}))).Keys ?? []) {
+            const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }));
+            if (awsKeys.includes(key.KeyId) || KeyMetadata?.Description === ebsDefault) continue;
+            if (KeyMetadata?.KeyState !== "PendingDeletion") found.keys.push(`${key.KeyId} (${KeyMetadata?.KeyManager}: ${KeyMetadata?.Description})`);
+        }
+        return Object.fromEntries(Object.entries(found).filter(([, names]) => names.length > 0));
+    }
+
+    /** Every parameter of the account but AWS's own public ones (/aws/service/...), all pages. */
+    private async parameterNames(): Promise<string[]> {
+        const names: string[] = [];
+        let NextToken: string | undefined;
+        do {
+            const page = await this.internal.ssm.send(new DescribeParametersCommand({ NextToken, MaxResults: 50 }));
+            names.push(...(page.Parameters ?? []).map((parameter) => parameter.Name!).filter((name) => !name.startsWith("/aws/")));
+            NextToken = page.NextToken;
+        } while (NextToken);
+        return names;
+    }
+
     async terminate(instanceId: string): Promise<void> {
         this.ssm.removeNode(instanceId);
         await this.hosts.get(instanceId)?.terminate();
@@ -243,14 +303,17 @@ export class Cloud {
         return documents.some((document) => document.includes("ssm:UpdateInstanceInformation"));
     }
 
-    /** Builds the rig's service stand-in, pushes it, and returns it pinned by digest as the hosts pull it. */
+    /**
+     * Builds the rig's service stand-in, pushes it, and returns it pinned by digest as the hosts pull it. It answers
+     * `<service>-<version>` on /version.
+     */
     pushService(service: string, version: string, mode = "healthy"): string {
         const folder = fs.mkdtempSync(path.join(os.tmpdir(), "rig-image-"));
         fs.cpSync(path.join(root, "test", "fixtures", "engine-images"), folder, { recursive: true });
         fs.copyFileSync("/bin/busybox", path.join(folder, "busybox"));
         const tag = `${this.registry.address}/${service}:${version}`;
         this.builder.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
-            "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", tag, folder);
+            "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${service}-${version}`, "--tag", tag, folder);
         fs.rmSync(folder, { recursive: true, force: true });
         return this.push(tag);
     }
