@@ -291,6 +291,9 @@ export class ServiceHost extends pulumi.ComponentResource {
                 ami,
                 instanceType: settings.instanceType,
                 subnetId,
+                // A subnet of the user's own maps no public address at launch, and the Elastic IP comes only after the
+                // first release: without one now, the host could not reach Systems Manager to get that release.
+                associatePublicIpAddress: true,
                 vpcSecurityGroupIds: [securityGroup.id],
                 iamInstanceProfile: profile.name,
                 // A hop limit of 1 keeps the service's container away from the host's role credentials.

@@ -217,6 +217,8 @@ describe("ServiceHost resources (dev stack)", () => {
             expect(host.instanceType).to.equal("t3.micro");
             expect(host.subnetId, "the first default subnet, by id").to.equal("subnet-0aaaaaaaaaaaaaaaa");
             expect(host.vpcSecurityGroupIds).to.deep.equal([`${service}-sg-id`]);
+            // Until the Elastic IP moves to it, the host reaches Systems Manager on an address of its own.
+            expect(host.associatePublicIpAddress).to.equal(true);
             expect(host.iamInstanceProfile).to.equal(`${service}-profile-4d5e6f`);
             expect(host.metadataOptions).to.deep.equal({
                 httpEndpoint: "enabled",

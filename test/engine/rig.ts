@@ -8,8 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import { root } from "../mocks";
 import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
-import { Cloud } from "./cloud/cloud";
-import { StandInAws } from "./provider/aws";
+import { Cloud, deployer } from "./cloud/cloud";
+import { RecordedCall } from "./cloud/front";
+import { Operation, StandInAws } from "./provider/aws";
 import { serveProvider } from "./provider/server";
 
 export const project = "microservices";
@@ -51,7 +52,18 @@ async function program(): Promise<Record<string, unknown>> {
     return { ...require(path.join(root, "index.ts")) };
 }
 
+/** One CLI command the rig ran: what the stand-in provider did for it, and the waits' own calls to AWS. */
+export interface Run {
+    command: "up" | "preview" | "refresh" | "destroy";
+    stack: string;
+    operations: Operation[];
+    /** The calls the deployer's credentials made outside the provider: the release waits in the dynamic provider. */
+    waits: RecordedCall[];
+}
+
 export class Rig {
+    /** Every command run so far, for holding what they needed against the CI roles' policies. */
+    readonly runs: Run[] = [];
     readonly cloud = new Cloud();
     provider!: StandInAws;
     stack!: auto.Stack;
@@ -101,6 +113,22 @@ export class Rig {
         return this.stack;
     }
 
+    /** Runs a command and keeps what it needed from AWS. */
+    private async recorded<T>(command: Run["command"], body: () => Promise<T>): Promise<T> {
+        const operationsBefore = this.provider.operations.length;
+        const callsBefore = this.cloud.front.calls.length;
+        try {
+            return await body();
+        } finally {
+            this.runs.push({
+                command,
+                stack: this.stack.name,
+                operations: this.provider.operations.slice(operationsBefore),
+                waits: this.cloud.front.calls.slice(callsBefore).filter((call) => call.principal === deployer.principal),
+            });
+        }
+    }
+
     private recorder() {
         const steps: Step[] = [];
         const timeline: string[] = [];
@@ -125,6 +153,10 @@ export class Rig {
 
     /** `pulumi up`; a failed run resolves too, with the CLI's output, so a test can read the reason. */
     async up(): Promise<RunResult & { failed: boolean }> {
+        return this.recorded("up", () => this.runUp());
+    }
+
+    private async runUp(): Promise<RunResult & { failed: boolean }> {
         const record = this.recorder();
         const started = Date.now();
         try {
@@ -137,6 +169,10 @@ export class Rig {
     }
 
     async preview(options: auto.PreviewOptions = {}): Promise<RunResult & { changes: auto.OpMap }> {
+        return this.recorded("preview", () => this.runPreview(options));
+    }
+
+    private async runPreview(options: auto.PreviewOptions): Promise<RunResult & { changes: auto.OpMap }> {
         const record = this.recorder();
         const started = Date.now();
         const result = await this.stack.preview({ ...options, onOutput: record.onOutput, onEvent: record.onEvent });
@@ -145,6 +181,10 @@ export class Rig {
 
     /** `pulumi refresh`, with the engine's count of what it found changed (`same` for what matches the state). */
     async refresh(): Promise<RunResult & { changes: auto.OpMap }> {
+        return this.recorded("refresh", () => this.runRefresh());
+    }
+
+    private async runRefresh(): Promise<RunResult & { changes: auto.OpMap }> {
         const record = this.recorder();
         const started = Date.now();
         const result = await this.stack.refresh({ onOutput: record.onOutput, onEvent: record.onEvent });
@@ -159,6 +199,10 @@ export class Rig {
     }
 
     async destroy(): Promise<RunResult> {
+        return this.recorded("destroy", () => this.runDestroy());
+    }
+
+    private async runDestroy(): Promise<RunResult> {
         const record = this.recorder();
         const started = Date.now();
         await this.stack.destroy({ onOutput: record.onOutput, onEvent: record.onEvent });

@@ -1,6 +1,8 @@
 // The rig's AWS: moto behind the recording front, the rig's own Systems Manager, the VPC network with its hosts, and a
 // local registry standing in for Docker Hub, with the images the stacks release built into it.
 import {
+    CreateSubnetCommand,
+    CreateVpcCommand,
     DescribeAddressesCommand,
     DescribeInstancesCommand,
     DescribeSecurityGroupsCommand,
@@ -19,7 +21,7 @@ import {
     ListInstanceProfilesForRoleCommand,
     ListRolePoliciesCommand,
 } from "@aws-sdk/client-iam";
-import { DescribeKeyCommand, KMSClient, ListAliasesCommand, ListKeysCommand } from "@aws-sdk/client-kms";
+import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand, ListKeysCommand } from "@aws-sdk/client-kms";
 import { DescribeParametersCommand, ListDocumentsCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { spawn } from "child_process";
@@ -31,7 +33,7 @@ import { buildAwsCliProbe, buildProxyImage, DockerEngine, Registry } from "../..
 import { freePort, tool, waitForPort } from "../../tools";
 import { AwsFront } from "./front";
 import { Host, removeLeftoverHosts } from "./host";
-import { gatewayAddress, VpcNetwork } from "./network";
+import { gatewayAddress, vpcCidr, VpcNetwork } from "./network";
 import { SystemsManager } from "./systemsManager";
 
 export const region = "eu-west-1";
@@ -213,6 +215,26 @@ export class Cloud {
             default:
                 return {};
         }
+    }
+
+    /**
+     * A VPC and subnet of the user's own, as `vpcId` and `subnetId` name them: no public address is mapped at launch
+     * in it (CreateSubnet's default). It shares the default VPC's range, so its hosts sit on the rig's bridge too.
+     */
+    async createNetwork(subnetCidr: string): Promise<{ vpcId: string; subnetId: string }> {
+        const { Vpc } = await this.internal.ec2.send(new CreateVpcCommand({ CidrBlock: vpcCidr }));
+        const { Subnet } = await this.internal.ec2.send(new CreateSubnetCommand({ VpcId: Vpc!.VpcId, CidrBlock: subnetCidr }));
+        return { vpcId: Vpc!.VpcId!, subnetId: Subnet!.SubnetId! };
+    }
+
+    /** Each KMS key's policy, by key ARN, deleted keys included. */
+    async keyPolicies(): Promise<Map<string, string>> {
+        const policies = new Map<string, string>();
+        for (const key of (await this.internal.kms.send(new ListKeysCommand({}))).Keys ?? []) {
+            const { Policy } = await this.internal.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));
+            policies.set(key.KeyArn!, Policy ?? "{}");
+        }
+        return policies;
     }
 
     /** What is left in the rig's AWS beyond what every account has: empty after a destroy. */

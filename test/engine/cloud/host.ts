@@ -120,7 +120,8 @@ export class Host {
 
     /** Adds a line to the host's log. */
     log(text: string): void {
-        fs.appendFileSync(this.logFile, `${new Date().toISOString()} ${text}\n`);
+        // A host's last words may come after it was powered off.
+        if (fs.existsSync(this.folder)) fs.appendFileSync(this.logFile, `${new Date().toISOString()} ${text}\n`);
     }
 
     /** Starts a long-running process inside the host, its output in `logFile`. */
