@@ -5,10 +5,10 @@ import json
 import logging
 
 import psycopg2
-import psycopg2.pool
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from .db import OutcomeUnknown
 from .tasks import TasksUnavailableError
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,13 @@ def register(app: Flask) -> None:
             503, "tasks service unavailable", [detail("task_id", f"{e}; nothing was changed, try again later")]
         )
 
+    @app.errorhandler(OutcomeUnknown)
+    def outcome_unknown(e: OutcomeUnknown):
+        log.warning("outcome unknown: %s", e.cause)
+        return error_response(503, "outcome unknown", [detail(None, e.advice)])
+
     @app.errorhandler(psycopg2.OperationalError)
     @app.errorhandler(psycopg2.InterfaceError)
-    @app.errorhandler(psycopg2.pool.PoolError)
     def database_unavailable(e: psycopg2.Error):
         log.warning("database unavailable: %s", str(e).strip())
         return error_response(
