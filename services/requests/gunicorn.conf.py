@@ -19,6 +19,10 @@ except ConfigError as error:
 wsgi_app = "requests_service:create_app()"
 bind = [f"0.0.0.0:{_config['PORT']}"]
 workers = _config["WEB_CONCURRENCY"]
+# Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new connections over them. On one
+# shared socket, the worker that wakes first accepts a burst of them, and a keep-alive connection stays with the worker
+# that accepted it: the bench saw 63 of 64 connections on one worker, one CPU doing the work of two.
+reuse_port = True
 # gthread, with each request gathered in the worker's event loop before a thread takes it, the HTTP rules checked on
 # its head, and every answer in JSON (worker.py). Threads let a worker keep serving while one request waits on the
 # tasks service or the database; db.POOL_SIZE matches them.
