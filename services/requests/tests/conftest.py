@@ -21,6 +21,15 @@ def database_url(tmp_path_factory):
     cluster.stop()
 
 
+@pytest.fixture
+def cluster(tmp_path):
+    """A PostgreSQL cluster of the test's own, for tests that stop, freeze or reconfigure their database."""
+    cluster = Cluster(tmp_path / "pg")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def tasks_standin():
     standin = TasksStandIn()

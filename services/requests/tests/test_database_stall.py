@@ -17,14 +17,6 @@ BACK_WITHIN = 1.0  # seconds after the database answers again
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    cluster = Cluster(tmp_path / "pg")
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
 def service(cluster, tasks, tmp_path):
     """gunicorn as the image runs it (2 workers of 4 threads) on the cluster: its base URL."""
     port = free_port()
