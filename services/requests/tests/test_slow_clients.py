@@ -102,3 +102,28 @@ def test_a_connection_with_no_request_is_closed_after_the_keepalive_time(server)
         sock.settimeout(KEEPALIVE + SLACK)
         assert sock.recv(1) == b""  # closed without an answer: there was no request to answer
         assert KEEPALIVE - 1 <= time.monotonic() - started <= KEEPALIVE + SLACK
+
+
+def test_a_client_that_does_not_read_its_answers_is_dropped(server):
+    # 2000 pipelined requests for the document (tens of KB each) on a connection whose client reads nothing: once the
+    # socket buffers are full, the thread writing an answer waits, and gives up after its send timeout, so the client
+    # finds far fewer than 2000 answers when it reads at last.
+    send_timeout = 10.0  # docs/requests.md
+    requests = 2000
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server))
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * requests)
+        time.sleep(send_timeout + SLACK)
+        [answer] = exchange(server, HEALTH, timeout=ANSWERED_WITHIN).answers  # the other clients are served
+        assert answer.status_code == 200
+        answered, tail = 0, b""
+        sock.settimeout(SLACK)
+        try:
+            while chunk := sock.recv(1 << 20):
+                received = tail + chunk
+                answered += received.count(b"HTTP/1.1 200 ")
+                tail = received[-12:]  # shorter than a status line: a match is never counted twice
+        except (ConnectionResetError, TimeoutError):
+            pass
+    assert 0 < answered < requests
