@@ -159,3 +159,24 @@ def test_an_unanswered_commit_of_a_decision_or_deletion_is_outcome_unknown(clien
     # Both were applied; their retries say so.
     assert client.patch("/requests/1", json={"status": "approved"}).status_code == 409
     assert client.delete("/requests/2").status_code == 404
+
+
+def test_the_server_side_timeouts_are_set_on_every_connection(make_app, database_url):
+    # docs/requests.md, §Database timeouts: the server ends long statements and lock waits itself, before the
+    # client's 2 s; a transaction may stay idle for TASKS_TIMEOUT + 5 s. The URL's own options are kept beside them.
+    app = make_app(DATABASE_URL=f"{database_url}?options=-cwork_mem%3D5MB", TASKS_TIMEOUT="3")
+    with app.app_context():
+        conn = app.extensions["db"].getconn()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT current_setting('statement_timeout') AS statement,"
+                    " current_setting('lock_timeout') AS lock,"
+                    " current_setting('idle_in_transaction_session_timeout') AS idle,"
+                    " current_setting('work_mem') AS mem"
+                )
+                settings = cur.fetchone()
+        finally:
+            app.extensions["db"].putconn(conn)
+    assert settings == {"statement": "1500ms", "lock": "1s", "idle": "8s", "mem": "5MB"}
+    assert conn.get_dsn_parameters()["tcp_user_timeout"] == "2000"
