@@ -7,6 +7,7 @@ These tests freeze and reconfigure a PostgreSQL cluster of their own (never the 
 import threading
 import time
 
+import psycopg2
 import pytest
 from support import Cluster, execute, free_port, http, row_count, service_env, start_gunicorn, wait_healthy
 
@@ -82,20 +83,39 @@ def test_a_frozen_database_gets_a_503_within_3_s_then_service_within_1_s(service
     assert created[0] == 201, created
 
 
+def make_commits_hang(url: str, hang: bool) -> None:
+    """COMMIT waits for a synchronous standby that does not exist (`hang`): the change is made, its answer never comes,
+    as when the server stops right after committing. Or not: the waiting COMMITs finish. Returns once every server
+    process has the setting (a new connection reads it, and the postmaster has signalled the others) and, when
+    released, once no COMMIT waits any more."""
+    setting = "SET synchronous_standby_names = 'nobody'" if hang else "RESET synchronous_standby_names"
+    execute(url, f"ALTER SYSTEM {setting}")
+    execute(url, "SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 10
+    while scalar(url, "SHOW synchronous_standby_names") != ("nobody" if hang else ""):
+        assert time.monotonic() < deadline, "PostgreSQL did not take the new setting"
+        time.sleep(0.05)
+    while not hang and scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"):
+        assert time.monotonic() < deadline, "COMMITs still wait"
+        time.sleep(0.05)
+
+
+def scalar(url: str, sql: str):
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def commits_hang(cluster):
-    """COMMIT waits for a synchronous standby that does not exist: the change is made, its answer never comes (as
-    when the server stops right after committing). Yields a function that lets the waiting commits finish."""
-
-    def release():
-        execute(cluster.url, "ALTER SYSTEM RESET synchronous_standby_names")
-        execute(cluster.url, "SELECT pg_reload_conf()")
-        time.sleep(0.5)  # the waiting backends see the new setting and finish their commits
-
-    execute(cluster.url, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
-    execute(cluster.url, "SELECT pg_reload_conf()")
-    yield release
-    release()
+    """COMMITs hang for the test; it calls the fixture's value to let them finish (and it is done at the end)."""
+    make_commits_hang(cluster.url, hang=True)
+    yield lambda: make_commits_hang(cluster.url, hang=False)
+    make_commits_hang(cluster.url, hang=False)
 
 
 @pytest.fixture
@@ -145,16 +165,13 @@ def test_an_unanswered_commit_of_a_decision_or_deletion_is_outcome_unknown(clien
     tasks.known.add(TASK)
     assert client.post("/requests", json=BODY).status_code == 201
     assert client.post("/requests", json=BODY).status_code == 201
-    execute(cluster.url, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
-    execute(cluster.url, "SELECT pg_reload_conf()")
+    make_commits_hang(cluster.url, hang=True)
     try:
         assert_outcome_unknown(client.patch("/requests/1", json={"status": "approved"}), "already decided answers 409")
         wait_until_served(client)
         assert_outcome_unknown(client.delete("/requests/2"), "already deleted answers 404")
     finally:
-        execute(cluster.url, "ALTER SYSTEM RESET synchronous_standby_names")
-        execute(cluster.url, "SELECT pg_reload_conf()")
-    time.sleep(0.5)
+        make_commits_hang(cluster.url, hang=False)
     wait_until_served(client)
     # Both were applied; their retries say so.
     assert client.patch("/requests/1", json={"status": "approved"}).status_code == 409
