@@ -82,6 +82,20 @@ record() {
     --value "${text:0:4000}" >/dev/null
 }
 
+# The start's record is written while the release goes on, as each record is a start of the AWS CLI, the most of a
+# rollback's time; it always lands before the outcome's.
+record_start() {
+  record started &
+  start_recorder=$!
+}
+
+start_recorded() {
+  [ -n "${start_recorder:-}" ] || return 0
+  local pid=$start_recorder
+  start_recorder=""
+  wait "$pid" || fail "could not record the release's start in $RECORD_PATH"
+}
+
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
@@ -98,6 +112,7 @@ on_exit() {
     # An image pulled for this release only goes too; one a kept container uses stays.
     docker rmi "$image" >/dev/null 2>&1 || true
   fi
+  [ -z "${start_recorder:-}" ] || wait "$start_recorder" || true
   record failed || log "could not record the failure in $RECORD_PATH"
 }
 
@@ -373,11 +388,12 @@ deploy() {
   exec 9>"$STATE_DIR/lock"
   flock 9
   wait_for_bootstrap
-  record started
+  record_start
   load_current
   if [ "$release_id" = "$current_release" ]; then
     log "release $release_id is the current one; making sure it runs"
     resume_current
+    start_recorded
     record succeeded
     return
   fi
@@ -398,6 +414,7 @@ deploy() {
   save_current
   log "release $release_id serves on port $PORT"
   # It serves: `pulumi up` may go on (and move the address to a new host) while the old container drains.
+  start_recorded
   record succeeded
 
   if [ -n "$current_container" ]; then

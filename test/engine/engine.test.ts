@@ -49,6 +49,8 @@ describe("the program on the real Pulumi engine", function () {
         const config: Record<string, { value: string; secret?: boolean }> = {
             "aws:region": { value: "eu-west-1" },
             "microservices:deployerArns[0]": { value: rig.cloud.deployerRoleArn },
+            // The read-only drift role refreshes the stack, which reads the secrets.
+            "microservices:secretReaderArns[0]": { value: `arn:aws:iam::${account}:role/microservices-drift` },
             "microservices:tasksImage": { value: images["tasks-1"] },
             "microservices:requestsImage": { value: images["requests-1"] },
             "microservices:proxyImage": { value: hostImages.proxyImage },

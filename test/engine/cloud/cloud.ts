@@ -6,6 +6,7 @@ import {
     DescribeAddressesCommand,
     DescribeInstancesCommand,
     DescribeSecurityGroupsCommand,
+    DescribeTagsCommand,
     EC2Client,
 } from "@aws-sdk/client-ec2";
 import {
@@ -17,12 +18,14 @@ import {
     IAMClient,
     ListAttachedRolePoliciesCommand,
     ListInstanceProfilesCommand,
+    ListInstanceProfileTagsCommand,
     ListRolesCommand,
+    ListRoleTagsCommand,
     ListInstanceProfilesForRoleCommand,
     ListRolePoliciesCommand,
 } from "@aws-sdk/client-iam";
-import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand, ListKeysCommand } from "@aws-sdk/client-kms";
-import { DescribeParametersCommand, ListDocumentsCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import { DescribeParametersCommand, ListDocumentsCommand, ListTagsForResourceCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -121,6 +124,8 @@ export class Cloud {
             new CreateRoleCommand({ RoleName: "microservices-deployer", AssumeRolePolicyDocument: "{}" }),
         );
         this.deployerRoleArn = Role!.Arn!;
+        // The read-only role of the drift checks: a stack names it in secretReaderArns.
+        await this.internal.iam.send(new CreateRoleCommand({ RoleName: "microservices-drift", AssumeRolePolicyDocument: "{}" }));
         await this.registry.start();
         await this.builder.start();
     }
@@ -227,6 +232,39 @@ export class Cloud {
         return { vpcId: Vpc!.VpcId!, subnetId: Subnet!.SubnetId! };
     }
 
+    /** The tags of the existing resource an ARN names, or undefined for a pattern or a kind the rig does not look up. */
+    async tagsOf(arn: string): Promise<Record<string, string> | undefined> {
+        const match = /^arn:aws:([a-z0-9]+):[^:]*:[^:]*:([a-z-]+)\/(.+)$/.exec(arn);
+        if (!match || match[3].includes("*")) return undefined;
+        const [, service, kind, id] = match;
+        const pairs = (tags: { Key?: string; Value?: string }[] | undefined) =>
+            Object.fromEntries((tags ?? []).map((tag) => [tag.Key!, tag.Value ?? ""]));
+        const { ec2, iam, kms, ssm } = this.internal;
+        try {
+            if (service === "ec2") {
+                const answer = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: "resource-id", Values: [id] }] }));
+                return pairs(answer.Tags);
+            }
+            if (service === "iam" && kind === "role") return pairs((await iam.send(new ListRoleTagsCommand({ RoleName: id.split("/").pop() }))).Tags);
+            if (service === "iam" && kind === "instance-profile") {
+                return pairs((await iam.send(new ListInstanceProfileTagsCommand({ InstanceProfileName: id.split("/").pop() }))).Tags);
+            }
+            if (service === "kms" && kind === "key") {
+                const answer = await kms.send(new ListResourceTagsCommand({ KeyId: id }));
+                return Object.fromEntries((answer.Tags ?? []).map((tag) => [tag.TagKey!, tag.TagValue ?? ""]));
+            }
+            if (service === "ssm" && (kind === "parameter" || kind === "document")) {
+                const answer = await ssm.send(
+                    new ListTagsForResourceCommand({ ResourceType: kind === "parameter" ? "Parameter" : "Document", ResourceId: kind === "parameter" ? `/${id}` : id }),
+                );
+                return pairs(answer.TagList);
+            }
+        } catch {
+            return undefined; // not there (yet, or any more): the request carries what the tables know
+        }
+        return undefined;
+    }
+
     /** Each KMS key's policy, by key ARN, deleted keys included. */
     async keyPolicies(): Promise<Map<string, string>> {
         const policies = new Map<string, string>();
@@ -257,7 +295,7 @@ export class Cloud {
                 .map((group) => group.GroupName!),
             roles: ((await iam.send(new ListRolesCommand({}))).Roles ?? [])
                 .map((role) => role.RoleName!)
-                .filter((name) => name !== "microservices-deployer"),
+                .filter((name) => !["microservices-deployer", "microservices-drift"].includes(name)),
             instanceProfiles: ((await iam.send(new ListInstanceProfilesCommand({}))).InstanceProfiles ?? []).map(
                 (profile) => profile.InstanceProfileName!,
             ),
