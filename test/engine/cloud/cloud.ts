@@ -18,7 +18,6 @@ import {
     IAMClient,
     ListAttachedRolePoliciesCommand,
     ListInstanceProfilesCommand,
-    ListInstanceProfileTagsCommand,
     ListRolesCommand,
     ListRoleTagsCommand,
     ListInstanceProfilesForRoleCommand,
@@ -247,7 +246,9 @@ export class Cloud {
             }
             if (service === "iam" && kind === "role") return pairs((await iam.send(new ListRoleTagsCommand({ RoleName: id.split("/").pop() }))).Tags);
             if (service === "iam" && kind === "instance-profile") {
-                return pairs((await iam.send(new ListInstanceProfileTagsCommand({ InstanceProfileName: id.split("/").pop() }))).Tags);
+                // moto has no ListInstanceProfileTags; GetInstanceProfile carries the same tags.
+                const answer = await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: id.split("/").pop() }));
+                return pairs(answer.InstanceProfile?.Tags);
             }
             if (service === "kms" && kind === "key") {
                 const answer = await kms.send(new ListResourceTagsCommand({ KeyId: id }));
