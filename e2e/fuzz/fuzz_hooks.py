@@ -33,6 +33,34 @@ def before_call(context, case, kwargs):
         body["task_id"] = os.environ["FUZZ_TASK_ID"]
 
 
+def is_protected(operation) -> bool:
+    """Whether the document says the operation needs a key: its own `security`, else the document's, names a scheme."""
+    requirements = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
+    return any(requirements)
+
+
+def is_public(case) -> bool:
+    """Whether the case calls a public operation: one whose document says it needs no key, by its own method (or HEAD
+    for GET). Another method on a public path (TRACE /health) is no operation, and needs a key."""
+    method, documented = case.method.upper(), case.operation.method.upper()
+    return not is_protected(case.operation) and method in {documented, "HEAD" if documented == "GET" else documented}
+
+
+def refused_without_a_key(ctx, response, case):
+    """Without a key, every request but a public operation's answers 401, and no public one does, whatever else the
+    request holds (docs/api.md § Authentication)."""
+    if not is_public(case) and response.status_code != 401:
+        raise AssertionError(f"{case.method} {case.path} needs a key, and answered {response.status_code} without one")
+    if is_public(case) and response.status_code == 401:
+        raise AssertionError(f"{case.method} {case.path} is public, and answered 401")
+    return None
+
+
+# A check of the run without a key only (e2e/test_fuzz.py sets FUZZ_WITHOUT_KEY).
+if os.environ.get("FUZZ_WITHOUT_KEY"):
+    schemathesis.check(refused_without_a_key)
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """OPTIONS describes a route, not one resource (docs/api.md): it answers 204 for a request that was deleted too,
