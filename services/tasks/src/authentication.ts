@@ -23,8 +23,10 @@ export function authenticate(callers: Callers): RequestHandler {
       next();
       return;
     }
-    // A refused request's body is never read: one still on its way closes the connection instead.
-    if (!req.complete) res.setHeader('Connection', 'close');
+    // A refused request's body is never read, and the connection it came on closes instead.
+    if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0) {
+      res.setHeader('Connection', 'close');
+    }
     throw refused;
   };
 }

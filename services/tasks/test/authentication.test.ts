@@ -164,6 +164,17 @@ describe('authentication', () => {
     }
   });
 
+  it('a 401 leaves a connection open when the request has no body, and closes it, the body unread, when it has one', async () => {
+    const get = 'GET /tasks HTTP/1.1\r\nHost: t\r\n\r\n';
+    const kept = await exchange(server.port, `${get}${get}`, 1000);
+    expect(kept.answers.map((reply) => reply.status)).to.deep.equal([401, 401]);
+    expect(kept.closedAfterMs).to.equal(undefined);
+    const post = `POST /tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`;
+    const closed = await exchange(server.port, `${post}${get}`);
+    expect(closed.answers.map((reply) => [reply.status, reply.headers.connection])).to.deep.equal([[401, 'close']]);
+    expect(closed.closedAfterMs).to.be.a('number');
+  });
+
   describe('a caller that may only read', () => {
     const readerKey = READER.keys[0] ?? '';
     const forbidden = { error: 'forbidden', details: [{ message: 'caller requests may only read' }] };
