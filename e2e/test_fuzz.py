@@ -165,6 +165,8 @@ def test_the_service_holds_under_its_own_document(system, service, with_key, tmp
     if not with_key:
         assert found["checks"]["refused_without_a_key"]["success"] > 0, "refused_without_a_key never ran"
         assert found["statuses"][401] > 0, found["statuses"]
+    elif needs_keys(service):
+        assert found["checks"]["the_key_is_taken"]["success"] > 0, "the_key_is_taken never ran"
     assert answers_health(base_url), f"the {service} service no longer answers /health after the run"
     for log in sorted(system.logs_dir.iterdir()):
         assert key not in log.read_text(errors="replace"), f"{log} holds the key"
