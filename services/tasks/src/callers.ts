@@ -30,9 +30,15 @@ export function digestOf(key: string): Buffer {
   return crypto.createHash('sha256').update(key, 'ascii').digest();
 }
 
+/** A stored digest, with its caller. */
+interface Entry {
+  digest: Buffer;
+  caller: Caller;
+}
+
 /** The callers a service knows, each stored digest with its caller. */
 export class Callers {
-  private constructor(private readonly entries: readonly { digest: Buffer; caller: Caller }[]) {}
+  private constructor(private readonly entries: readonly Entry[]) {}
 
   /** Reads a callers file's JSON text; throws a CallersError listing every problem. */
   static parse(text: string): Callers {
@@ -47,13 +53,13 @@ export class Callers {
     if (!isObject(callers)) throw new CallersError([`must be ${FORMAT}, with no other field`]);
     const problems: string[] = [];
     const owners = new Map<string, string>();
-    const entries: { digest: Buffer; caller: Caller }[] = [];
+    const entries: Entry[] = [];
     const ids = Object.keys(callers);
     if (ids.length === 0) problems.push('names no caller: a service needs at least one');
     ids.forEach((id, index) => {
-      const named = checkCaller(id, index, callers[id], owners);
-      problems.push(...named.problems);
-      entries.push(...named.digests.map((digest) => ({ digest: Buffer.from(digest, 'hex'), caller: named.caller })));
+      const checked = checkCaller(id, index, callers[id], owners);
+      problems.push(...checked.problems);
+      entries.push(...checked.entries);
     });
     if (problems.length > 0) throw new CallersError(problems);
     return new Callers(entries);
@@ -75,28 +81,28 @@ export class Callers {
 }
 
 interface CheckedCaller {
-  caller: Caller;
-  digests: string[];
+  /** The caller's digests, or none when it has a problem. */
+  entries: Entry[];
   problems: string[];
 }
 
+const refused = (...problems: string[]): CheckedCaller => ({ entries: [], problems });
+
 /** One caller's entry; `owners` maps each digest seen so far to its caller, across the file. */
 function checkCaller(id: string, index: number, entry: unknown, owners: Map<string, string>): CheckedCaller {
-  const access = isObject(entry) && ACCESSES.find((allowed) => allowed === entry.access);
-  const caller: Caller = { id, access: access || 'read' };
-  const fail = (...problems: string[]): CheckedCaller => ({ caller, digests: [], problems });
   // An id that breaks the rule is named by its place: it could hold anything, a digest included.
   if (!CALLER_ID_PATTERN.test(id)) {
-    return fail(`caller number ${index + 1}: its id must be 1 to 64 of a-z, 0-9 and -, starting with a letter`);
+    return refused(`caller number ${index + 1}: its id must be 1 to 64 of a-z, 0-9 and -, starting with a letter`);
   }
   const about = `caller ${id}:`;
   if (!isObject(entry) || Object.keys(entry).some((field) => field !== 'access' && field !== 'keys')) {
-    return fail(`${about} must be {"access": "read" or "write", "keys": ["<sha256 hex>", ...]}, with no other field`);
+    return refused(`${about} must be {"access": "read" or "write", "keys": ["<sha256 hex>", ...]}, with no other field`);
   }
+  const access = ACCESSES.find((allowed) => allowed === entry.access);
   const problems = access ? [] : [`${about} access must be "read" or "write"`];
   const keys = entry.keys;
   if (!Array.isArray(keys) || keys.length < 1 || keys.length > KEYS_MAX) {
-    return fail(...problems, `${about} keys must list 1 or 2 digests (2 only while a key is rotated)`);
+    return refused(...problems, `${about} keys must list 1 or 2 digests (2 only while a key is rotated)`);
   }
   const digests: string[] = [];
   keys.forEach((digest: unknown, at) => {
@@ -114,7 +120,9 @@ function checkCaller(id: string, index: number, entry: unknown, owners: Map<stri
       digests.push(digest);
     }
   });
-  return { caller, digests, problems };
+  if (access === undefined || problems.length > 0) return refused(...problems);
+  const caller: Caller = { id, access };
+  return { entries: digests.map((digest) => ({ digest: Buffer.from(digest, 'hex'), caller })), problems: [] };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
