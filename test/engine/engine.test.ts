@@ -243,6 +243,21 @@ describe("the program on the real Pulumi engine", function () {
             const drift = { arn: `arn:aws:iam::${account}:role/microservices-drift`, policies: [policyFile("drift-policy")], keyPolicies };
             expect(refused(requestsOf(reading), drift)).to.deep.equal([]);
         });
+
+        it("could not have been changed by the review role: every change these runs made is refused to it", async () => {
+            const changes = requestsOf(rig.runs.filter((run) => run.stack === stack && run.command !== "preview")).filter(
+                (request) => !/^[a-z0-9]+:(Describe|Get|List)/.test(request.action),
+            );
+            expect(changes.length).to.be.greaterThan(50);
+            const review = {
+                arn: `arn:aws:iam::${account}:role/microservices-review`,
+                policies: [policyFile("review-policy")],
+                boundary: policyFile("review-boundary"),
+                keyPolicies: await rig.cloud.keyPolicies(),
+            };
+            const allowed = changes.filter((request) => refused([request], review).length === 0);
+            expect(allowed.map((request) => `${request.action} on ${request.resources.join(", ")}`)).to.deep.equal([]);
+        });
     });
 
     describe("what real AWS would do that mocks cannot show", () => {
