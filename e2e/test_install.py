@@ -78,7 +78,7 @@ def test_a_fresh_checkout_without_go_node_python_or_apt_gets_each_named_and_noth
     done = install(checkout, path=path)
 
     go = oldest_go(FERRETDB_MODULE, ACTIONLINT_MODULE, CADDY_MODULE, PULUMI_MODULE)
-    ci_packages = "cloud-init shellcheck docker.io docker-registry busybox-static openssl"
+    ci_packages = "cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux"
     assert done.stderr.splitlines() == prerequisites(
         f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {PULUMI_CLI}: https://go.dev/doc/install",
         NODE_LINE.format(found=""),
