@@ -86,6 +86,8 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
         settings: { LOG_LEVEL: "info" },
         secrets: { MONGODB_URI: { parameter: `${parameterPath}/MONGODB_URI`, version: mongoVersion } },
         healthTimeoutSeconds: 20,
+        // Signatures are test/release/signature.test.ts's.
+        imageSigner: "none",
         ...extra,
     });
 
