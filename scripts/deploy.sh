@@ -102,7 +102,8 @@ ask_deployer
 pulumi login "$PULUMI_BACKEND_URL" >/dev/null
 # A new stack takes the secrets provider its file names (a KMS key), never a passphrase over it.
 provider=$(sed -n 's/^secretsprovider: *//p' "$stack_file")
-pulumi stack select --create ${provider:+--secrets-provider "$provider"} "$stack"
+pulumi stack select --create ${provider:+--secrets-provider "$provider"} "$stack" ||
+  fail "could not select or create stack $stack${provider:+ with the secrets provider $provider (a KMS key must exist first: docs/ci-cd.md, \"Secrets provider\"; or drop the line from $stack_file for a passphrase)}"
 [ -z "$deployer" ] || pulumi config set --stack "$stack" --path 'deployerArns[0]' "$deployer"
 scripts/stack-secrets.sh "$stack"
 pulumi up --stack "$stack" "$@"

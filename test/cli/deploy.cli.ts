@@ -232,7 +232,7 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
         });
     });
 
-    describe("deployerArns, for a first-time user (the AWS CLI against moto)", () => {
+    describe("a first-time user: who deploys, and the KMS key (the AWS CLI against moto)", () => {
         const aliceArn = "arn:aws:iam::123456789012:user/alice";
         const roleArn = "arn:aws:iam::123456789012:role/team/deployer";
         let alice: NodeJS.ProcessEnv;
@@ -315,6 +315,21 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
                 "deploy: stack dev has no deployerArns, the IAM users or roles that deploy it; set yours: " +
                     "pulumi config set --stack dev --path 'deployerArns[0]' ARN\n",
             );
+            expect(created(p)).to.equal(false);
+        });
+
+        it("says which KMS key to create when the stack file's is not there, and creates no stack", () => {
+            const p = copyWithAws();
+            p.editStackConfig("dev", deployers);
+            p.writeStackFile("dev", p.stackFileText("dev").replace("microservices-dev?", "microservices-missing?"));
+            const result = p.deploy("dev", withAws(secretsEnvironment), "--yes");
+            expect(result.stderr).to.match(/alias\/pulumi\/microservices-missing/);
+            expect(result.stderr).to.include(
+                "deploy: could not select or create stack dev with the secrets provider " +
+                    "awskms://alias/pulumi/microservices-missing?region=eu-west-1 (a KMS key must exist first: " +
+                    'docs/ci-cd.md, "Secrets provider"; or drop the line from Pulumi.dev.yaml for a passphrase)\n',
+            );
+            expect(result.status).to.equal(1);
             expect(created(p)).to.equal(false);
         });
 
