@@ -145,6 +145,8 @@ describe("host bootstrap (user data)", () => {
         expect(() => renderBootstrap(host)).to.throw(
             'proxyImage "caddy:2.11.4-alpine" must be pinned by digest (repository[:tag]@sha256:<digest>)',
         );
+        const cosignByTag = { ...host, proxyImage: defaultProxyImage, cosignImage: "ghcr.io/sigstore/cosign/cosign:v3.1.3" };
+        expect(() => renderBootstrap(cosignByTag)).to.throw('cosignImage "ghcr.io/sigstore/cosign/cosign:v3.1.3" must be pinned by digest');
     });
 });
 

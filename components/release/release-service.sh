@@ -182,7 +182,7 @@ ensure_image() {
 # removed (unless a kept container uses it). A verified one is remembered with its signer, so a rollback to it verifies
 # without the registry.
 verify_image() {
-  local signer=${SSM_imageSigner:-} mark output args=() key=() who
+  local signer=${SSM_imageSigner:-} mark output reason args=() key=() who
   case $signer in
     none)
       log "imageSigner is none: $image runs without a signature check"
@@ -213,7 +213,9 @@ verify_image() {
   if ! output=$(docker run --rm --network host --cap-drop ALL "${key[@]}" "$COSIGN_IMAGE" \
     verify "${args[@]}" --output text "$image" 2>&1); then
     docker rmi "$image" >/dev/null 2>&1 || true
-    fail "no valid signature by $who: $(grep -m 1 '^Error: ' <<<"$output" | sed 's/^Error: //' || echo "${output//$'\n'/ }")"
+    # cosign's own first error line, or else all it said (Docker's, when cosign did not even start).
+    reason=$(sed -n 's/^Error: //p' <<<"$output" | head -n 1)
+    fail "no valid signature by $who: ${reason:-${output//$'\n'/ }}"
   fi
   mkdir -p "$STATE_DIR/verified"
   touch "$mark"

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { defaultCosignImage, defaultProxyImage } from "../../components/host/bootstrap";
 import { root } from "../mocks";
-import { freePort, must, tool, waitForPort } from "../tools";
+import { freePort, Moto, must, startMotoServer, tool, waitForPort } from "../tools";
 
 /** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
 function program(name: string, debianPackage: string): string {
@@ -219,4 +219,35 @@ export function buildCosignImage(engine: DockerEngine, name: string): void {
         fs.copyFileSync(cosign, path.join(folder, "rootfs", "ko-app", "cosign"));
     });
     engine.docker("build", "--quiet", "--file", path.join(folder, "cosign.Dockerfile"), "--tag", name, folder);
+}
+
+/**
+ * What a release test's hosts run on: an engine of its own, a registry standing in for Docker Hub, moto as SSM, and the
+ * hosts' helper images in the registry, pinned by digest (cosign only when asked: it is a build of its own).
+ */
+export class ReleaseWorld {
+    readonly engine = new DockerEngine();
+    readonly registry = new Registry();
+    moto!: Moto;
+    readonly helpers: { proxy: string; awsCli: string; cosign?: string } = { proxy: "", awsCli: "" };
+
+    async start({ cosign = false } = {}): Promise<void> {
+        await this.engine.start();
+        await this.registry.start();
+        this.moto = await startMotoServer();
+        buildProxyImage(this.engine, "caddy-stand-in:test");
+        this.helpers.proxy = pushImage(this.engine, this.registry, "caddy-stand-in:test", "caddy", "test");
+        buildAwsCliProbe(this.engine, "aws-cli-probe:test");
+        this.helpers.awsCli = pushImage(this.engine, this.registry, "aws-cli-probe:test", "aws-cli", "test");
+        if (cosign) {
+            buildCosignImage(this.engine, "cosign-stand-in:test");
+            this.helpers.cosign = pushImage(this.engine, this.registry, "cosign-stand-in:test", "cosign", "test");
+        }
+    }
+
+    async stop(): Promise<void> {
+        this.moto?.stop();
+        await this.registry.stop();
+        await this.engine.destroy();
+    }
 }

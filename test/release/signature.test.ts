@@ -9,8 +9,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { ReleaseInputs } from "../../components/release/document";
 import { ImageSigner } from "../../components/release/imageSigner";
-import { Moto, must, startMotoServer, tool } from "../tools";
-import { buildAwsCliProbe, buildCosignImage, buildProxyImage, cosignVersion, DockerEngine, pushImage, pushServiceImage, Registry } from "./engine";
+import { Moto, must, tool } from "../tools";
+import { cosignVersion, pushServiceImage, ReleaseWorld } from "./engine";
 import { get, TestHost } from "./host";
 import { startLoad } from "./load";
 
@@ -50,12 +50,11 @@ class Signer {
 
 describe("releases on a host check the image's signature first (cosign, local keys, local registry)", function () {
     this.timeout(180000);
-    const engine = new DockerEngine();
-    const registry = new Registry();
+    const world = new ReleaseWorld();
+    const { engine, registry, helpers } = world;
     const signer = new Signer();
     let moto: Moto;
     let host: TestHost;
-    const helpers = { proxy: "", awsCli: "", cosign: "" };
     const images: Record<string, string> = {};
     const keys: Record<string, ImageSigner> = {};
     const parameterPath = "/microservices/test/tasks";
@@ -71,15 +70,8 @@ describe("releases on a host check the image's signature first (cosign, local ke
     const onHost = (image: string) => spawnSync("docker", ["image", "inspect", image], { env: engine.env() }).status === 0;
 
     before(async () => {
-        await engine.start();
-        await registry.start();
-        moto = await startMotoServer();
-        buildProxyImage(engine, "caddy-stand-in:signature");
-        helpers.proxy = pushImage(engine, registry, "caddy-stand-in:signature", "caddy", "signature");
-        buildAwsCliProbe(engine, "aws-cli-probe:signature");
-        helpers.awsCli = pushImage(engine, registry, "aws-cli-probe:signature", "aws-cli", "signature");
-        buildCosignImage(engine, "cosign-stand-in:signature");
-        helpers.cosign = pushImage(engine, registry, "cosign-stand-in:signature", "cosign", "signature");
+        await world.start({ cosign: true });
+        moto = world.moto;
         for (const name of ["signed", "unsigned", "foreign", "next"]) {
             images[name] = pushServiceImage(engine, registry, "healthy", name);
         }
@@ -99,20 +91,18 @@ describe("releases on a host check the image's signature first (cosign, local ke
 
     after(async () => {
         await host?.destroy();
-        moto?.stop();
-        await registry.stop();
-        await engine.destroy();
+        await world.stop();
         signer.remove();
     });
 
     it("releases an image signed by the key the release names, checked by cosign from its image pinned by digest", async () => {
-        expect(onHost(helpers.cosign), "the bootstrap leaves cosign to the first check").to.equal(false);
+        expect(onHost(helpers.cosign!), "the bootstrap leaves cosign to the first check").to.equal(false);
         const release = await host.deploy(inputs(images.signed, keys.ours));
         expect(release.status, release.stderr).to.equal(0);
         expect(release.stderr).to.include(`${images.signed} is signed by the public key of imageSigner`);
         expect(await get(host.port, "/version")).to.deep.equal({ status: 200, body: "signed\n" });
         expect(host.record()).to.include({ release: release.releaseId, status: "succeeded", image: images.signed });
-        expect(onHost(helpers.cosign)).to.equal(true);
+        expect(onHost(helpers.cosign!)).to.equal(true);
         console.log(`      figure: a release with its signature check (cosign pulled): ${release.seconds.toFixed(1)} s`);
     });
 
