@@ -29,6 +29,7 @@ async function main(): Promise<void> {
             "microservices:requestsImage": { value: rig.cloud.pushService("requests", "0") },
             "microservices:proxyImage": { value: helpers.proxyImage },
             "microservices:awsCliImage": { value: helpers.awsCliImage },
+            "microservices:imageSigner": { value: "none" },
             "microservices:mongodbUri": { value: "mongodb://bench:bench@db.example:27017/tasks", secret: true },
             "microservices:postgresUrl": { value: "postgresql://bench:bench@db.example:5432/requests", secret: true },
             "microservices:logseneToken": { value: "bench", secret: true },
