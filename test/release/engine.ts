@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { defaultCosignImage, defaultProxyImage } from "../../components/host/bootstrap";
 import { root } from "../mocks";
-import { freePort, Moto, must, startMotoServer, tool, waitForPort } from "../tools";
+import { freePort, Moto, must, startMotoServer, tool, unmountUnder, waitForPort } from "../tools";
 
 /** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
 function program(name: string, debianPackage: string): string {
@@ -99,14 +99,7 @@ export class DockerEngine {
             spawnSync("sh", ["-c", "docker ps -aq | xargs -r docker rm -f"], { env: this.env() });
         }
         await this.stop();
-        const mounts = fs
-            .readFileSync("/proc/mounts", "utf8")
-            .split("\n")
-            .map((line) => line.split(" ")[1])
-            .filter((mount) => mount?.startsWith(this.folder))
-            .sort()
-            .reverse();
-        for (const mount of mounts) spawnSync("umount", ["--lazy", mount]);
+        unmountUnder(this.folder);
         spawnSync("ip", ["link", "delete", this.bridge]);
         fs.rmSync(this.folder, { recursive: true, force: true });
     }
