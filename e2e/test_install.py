@@ -86,7 +86,9 @@ def test_a_fresh_checkout_without_go_node_python_or_apt_gets_each_named_and_noth
         COSIGN_GO,
         key=lambda version: [int(part) for part in version.split(".")],
     )
-    ci_packages = "cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux"
+    ci_packages = (
+        "cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux"
+    )
     assert done.stderr.splitlines() == prerequisites(
         f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {COSIGN}, {PULUMI_CLI}: https://go.dev/doc/install",
         NODE_LINE.format(found=""),

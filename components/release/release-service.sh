@@ -96,6 +96,17 @@ start_recorded() {
   wait "$pid" || fail "could not record the release's start in $RECORD_PATH"
 }
 
+# A failed container's start-up error comes first and its health checks' lines last: keep both ends.
+first_and_last_lines() {
+  awk -v keep="$1" '
+    NR <= keep { print; next }
+    { last[NR % keep] = $0 }
+    END {
+      if (NR > 2 * keep) print "[" NR - 2 * keep " lines left out]"
+      for (n = (NR > 2 * keep ? NR - keep + 1 : keep + 1); n <= NR; n++) print last[n % keep]
+    }'
+}
+
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
@@ -106,7 +117,7 @@ on_exit() {
   fi
   [ "$command" = deploy ] || return
   if [ -n "$new_container" ]; then
-    failure_logs=$(docker logs --tail 20 "$new_container" 2>&1 || true)
+    failure_logs=$(docker logs "$new_container" 2>&1 | first_and_last_lines 10 || true)
     docker rm --force "$new_container" >/dev/null 2>&1 || true
     rm -rf "${RUN_DIR:?}/$release_id" "${STATE_DIR:?}/releases/$release_id"
     # An image pulled for this release only goes too; one a kept container uses stays.

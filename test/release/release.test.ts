@@ -22,8 +22,9 @@ function figure(text: string): void {
 
 function describeLoad(report: LoadReport): string {
     return (
-        `${report.ok} answered, ${report.failed} failed, ${report.retried} retried on a closed keep-alive connection, ` +
-        `versions ${JSON.stringify(report.versions)}, longest gap ${report.longestGapMs} ms`
+        `${report.ok} answered, ${report.failed} failed${report.failed ? ` ${JSON.stringify(report.failures)}` : ""}, ` +
+        `${report.retried} retried on a closed keep-alive connection, versions ${JSON.stringify(report.versions)}, ` +
+        `longest gap ${report.longestGapMs} ms`
     );
 }
 
