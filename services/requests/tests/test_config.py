@@ -5,11 +5,18 @@ import sys
 import time
 
 import pytest
+from keys import API_KEYS, TASKS_KEY
 from support import SERVICE_DIR, service_env
 
+from requests_service.callers import Callers
 from requests_service.config import ConfigError, load_config, variable_names
 
-GOOD = {"DATABASE_URL": "postgres://app:s3cret-pw@db.example:5432/requests", "TASKS_URL": "http://10.0.1.5:8080"}
+GOOD = {
+    "DATABASE_URL": "postgres://app:s3cret-pw@db.example:5432/requests",
+    "TASKS_URL": "http://10.0.1.5:8080",
+    "TASKS_API_KEY": TASKS_KEY,
+    "API_KEYS": API_KEYS,
+}
 
 
 def problems(environ) -> str:
@@ -20,10 +27,12 @@ def problems(environ) -> str:
 
 def test_defaults():
     config = load_config(GOOD)
+    assert isinstance(config.pop("API_KEYS"), Callers)
     assert config == {
         "PORT": 8000,
         "DATABASE_URL": GOOD["DATABASE_URL"],
         "TASKS_URL": "http://10.0.1.5:8080",
+        "TASKS_API_KEY": TASKS_KEY,
         "TASKS_TIMEOUT": 2.0,
         "PAPERTRAIL_DESTINATION": None,
         "PAPERTRAIL_PROTOCOL": "tls",
@@ -101,7 +110,7 @@ def test_log_levels_of_the_deployment_are_accepted(value, level):
 
 def test_every_problem_is_listed_at_once():
     message = problems({"PORT": "x", "LOG_LEVEL": "LOUD"})
-    for variable in ("DATABASE_URL", "TASKS_URL", "PORT", "LOG_LEVEL"):
+    for variable in ("DATABASE_URL", "TASKS_URL", "TASKS_API_KEY", "API_KEYS", "PORT", "LOG_LEVEL"):
         assert f"  - {variable}: " in message
 
 
@@ -119,7 +128,8 @@ def secret_file(tmp_path):
 
 def test_secrets_come_from_files(secret_file):
     environ = {
-        "TASKS_URL": GOOD["TASKS_URL"],
+        **GOOD,
+        "DATABASE_URL": "",
         "DATABASE_URL_FILE": secret_file(GOOD["DATABASE_URL"] + "\n", "db"),
         "PAPERTRAIL_DESTINATION_FILE": secret_file("logs5.papertrailapp.com:41234", "pt"),
     }
