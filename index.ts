@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ImageSource } from "./components/image";
+import { describeImageSigner } from "./components/release/imageSigner";
 import { ServiceHost } from "./components/serviceHost";
 import { readStackConfig, ServiceImage } from "./config";
 
@@ -19,6 +20,8 @@ const shared = {
     healthTimeoutSeconds: config.healthTimeoutSeconds,
     proxyImage: config.proxyImage,
     awsCliImage: config.awsCliImage,
+    imageSigner: config.imageSigner,
+    cosignImage: config.cosignImage,
     ingressCidrs: config.ingressCidrs,
     network: config.network,
     tags: config.tags,
@@ -61,3 +64,8 @@ export const tasksReleaseId = tasks.releaseId;
 export const requestsReleaseId = requests.releaseId;
 export const tasksInstanceId = tasks.instanceId;
 export const requestsInstanceId = requests.instanceId;
+
+// 5. What the hosts require of an image before they run it; running unchecked images is said out loud.
+const verification = describeImageSigner(config.imageSigner);
+if (config.imageSigner === "none") pulumi.log.warn(verification);
+export const imageVerification = pulumi.output(verification);

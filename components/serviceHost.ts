@@ -1,11 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultAwsCliImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
+import { defaultAwsCliImage, defaultCosignImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
 import { ec2AssumeRolePolicy, hostPolicy, parameterPathArn, secretsKeyPolicy } from "./identity/iam";
 import { ImageSource, serviceImage } from "./image";
 import { parameterPath, releaseRecordPath, serviceTags } from "./naming";
 import { amiParameterName, Platform } from "./platform";
 import { releaseParameters, renderReleaseDocument } from "./release/document";
+import { ImageSigner } from "./release/imageSigner";
 import { ManagedNodeReady, ReleaseGate } from "./release/waiters";
 
 export interface ServiceHostArgs {
@@ -62,6 +63,14 @@ export interface ServiceHostArgs {
     proxyImage?: string;
     /** Image that runs the AWS CLI on the host, pinned by digest. @default public.ecr.aws/aws-cli/aws-cli:<version>@sha256:<pinned> */
     awsCliImage?: string;
+    /**
+     * Who must have signed the image: the host verifies its signature before it runs it, and refuses an unsigned or
+     * foreign one. A GitHub workflow's URL (keyless), a PEM public key, or "none" (see release/imageSigner.ts). No
+     * default: running unverified images is a choice.
+     */
+    imageSigner: ImageSigner;
+    /** Image that runs cosign on the host, pinned by digest. @default ghcr.io/sigstore/cosign/cosign:<version>@sha256:<pinned> */
+    cosignImage?: string;
 }
 
 const defaults = {
@@ -81,6 +90,7 @@ const defaults = {
     releaseTimeoutSeconds: 420,
     proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
+    cosignImage: defaultCosignImage,
 } satisfies Partial<ServiceHostArgs>;
 
 /** The args with every default filled in. */
@@ -283,6 +293,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                 recordPath: this.recordPath,
                 proxyImage: settings.proxyImage,
                 awsCliImage: settings.awsCliImage,
+                cosignImage: settings.cosignImage,
             }),
         );
         return new aws.ec2.Instance(
@@ -361,6 +372,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                     settings: { ...environment, PORT: String(settings.port) },
                     secrets,
                     healthTimeoutSeconds: settings.healthTimeoutSeconds,
+                    imageSigner: settings.imageSigner,
                 }),
             );
         // Named after the release, so the gate can find it without taking its id (see ReleaseGateInputs).

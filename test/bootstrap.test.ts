@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import {
     defaultAwsCliImage,
+    defaultCosignImage,
     defaultProxyImage,
     HostBootstrap,
     releaseScript,
@@ -73,6 +74,7 @@ describe("host bootstrap (user data)", () => {
                     "HEALTH_PATH=/health",
                     "AWS_REGION=eu-west-1",
                     `AWS_CLI_IMAGE=${defaultAwsCliImage}`,
+                    `COSIGN_IMAGE=${defaultCosignImage}`,
                     `RECORD_PATH=/microservices/dev/${service}/releases`,
                     `PROXY_NAME=${service}-proxy`,
                     `PROXY_IMAGE=${defaultProxyImage}`,
@@ -121,9 +123,11 @@ describe("host bootstrap (user data)", () => {
         ]);
     });
 
-    it("holds no secret, and no digest but the two helper images'", () => {
+    it("holds no secret, and no digest but the three helper images'", () => {
         for (const service of services) {
-            expect(digests(userData[service])).to.deep.equal(digests(`${defaultProxyImage} ${defaultAwsCliImage}`));
+            expect(digests(userData[service])).to.deep.equal(
+                digests(`${defaultProxyImage} ${defaultAwsCliImage} ${defaultCosignImage}`),
+            );
             for (const sentinel of sentinels) expect(userData[service]).not.to.include(sentinel);
         }
     });
@@ -141,6 +145,8 @@ describe("host bootstrap (user data)", () => {
         expect(() => renderBootstrap(host)).to.throw(
             'proxyImage "caddy:2.11.4-alpine" must be pinned by digest (repository[:tag]@sha256:<digest>)',
         );
+        const cosignByTag = { ...host, proxyImage: defaultProxyImage, cosignImage: "ghcr.io/sigstore/cosign/cosign:v3.1.3" };
+        expect(() => renderBootstrap(cosignByTag)).to.throw('cosignImage "ghcr.io/sigstore/cosign/cosign:v3.1.3" must be pinned by digest');
     });
 });
 

@@ -260,6 +260,7 @@ describe("ServiceHost resources (dev stack)", () => {
     it("exports the URLs, the digests, the release ids and the instance ids", async () => {
         const outputs = run.outputs;
         expect(Object.keys(outputs).sort()).to.deep.equal([
+            "imageVerification",
             "requestsImageDigest",
             "requestsInstanceId",
             "requestsReleaseId",

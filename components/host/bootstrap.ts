@@ -22,6 +22,14 @@ export const defaultAwsCliImage =
 export const defaultProxyImage =
     "caddy:2.11.4-alpine@sha256:de23def33b17fb5d1290b0f6c2add1d70780e52341896c00a4c8a2a2fe9d355e";
 
+/**
+ * Sigstore's cosign, which checks an image's signature before the host runs it: the official image of the version CI
+ * signs with (.github/tools/cosign/go.mod), its multi-platform index pinned by digest. The digest is public projects'
+ * pin of this tag (docs/hosts.md).
+ */
+export const defaultCosignImage =
+    "ghcr.io/sigstore/cosign/cosign:v3.1.3@sha256:9e5c2f2edc34351160407ca3416c61855bdf9403c3c5936e0f0be7fc261611b8";
+
 /** EC2 takes at most 16 KB of user data, counted before base64 (EC2 User Guide, "instancedata-add-user-data"). */
 export const userDataLimitBytes = 16384;
 
@@ -76,6 +84,8 @@ export interface HostBootstrap {
     proxyImage: string;
     /** Pinned by digest. */
     awsCliImage: string;
+    /** Pinned by digest; pulled by the first release that checks a signature. @default defaultCosignImage */
+    cosignImage?: string;
     /** What the proxy allows a client. @default defaultProxyLimits */
     proxyLimits?: Partial<ProxyLimits>;
 }
@@ -104,7 +114,11 @@ function checkBootstrap(host: HostBootstrap): void {
         throw new Error(`port ${host.port} must be 1-45535: the release slots are port+10000 and port+20000`);
     }
     if (!/^\/[\x21-\x7e]*$/.test(host.healthPath)) throw new Error(`healthPath "${host.healthPath}" must start with /`);
-    for (const [name, image] of [["proxyImage", host.proxyImage], ["awsCliImage", host.awsCliImage]]) {
+    for (const [name, image] of [
+        ["proxyImage", host.proxyImage],
+        ["awsCliImage", host.awsCliImage],
+        ["cosignImage", host.cosignImage ?? defaultCosignImage],
+    ]) {
         if (!/^[^\s@]+@sha256:[0-9a-f]{64}$/.test(image)) {
             throw new Error(`${name} "${image}" must be pinned by digest (repository[:tag]@sha256:<digest>)`);
         }
@@ -121,6 +135,7 @@ export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = host
         HEALTH_PATH: host.healthPath,
         AWS_REGION: host.region,
         AWS_CLI_IMAGE: host.awsCliImage,
+        COSIGN_IMAGE: host.cosignImage ?? defaultCosignImage,
         RECORD_PATH: host.recordPath,
         PROXY_NAME: units.proxy,
         PROXY_IMAGE: host.proxyImage,

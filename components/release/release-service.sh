@@ -96,6 +96,17 @@ start_recorded() {
   wait "$pid" || fail "could not record the release's start in $RECORD_PATH"
 }
 
+# A failed container's start-up error comes first and its health checks' lines last: keep both ends.
+first_and_last_lines() {
+  awk -v keep="$1" '
+    NR <= keep { print; next }
+    { last[NR % keep] = $0 }
+    END {
+      if (NR > 2 * keep) print "[" NR - 2 * keep " lines left out]"
+      for (n = (NR > 2 * keep ? NR - keep + 1 : keep + 1); n <= NR; n++) print last[n % keep]
+    }'
+}
+
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
@@ -106,7 +117,7 @@ on_exit() {
   fi
   [ "$command" = deploy ] || return
   if [ -n "$new_container" ]; then
-    failure_logs=$(docker logs --tail 20 "$new_container" 2>&1 || true)
+    failure_logs=$(docker logs "$new_container" 2>&1 | first_and_last_lines 10 || true)
     docker rm --force "$new_container" >/dev/null 2>&1 || true
     rm -rf "${RUN_DIR:?}/$release_id" "${STATE_DIR:?}/releases/$release_id"
     # An image pulled for this release only goes too; one a kept container uses stays.
@@ -189,6 +200,52 @@ ensure_image() {
     sleep "$wait"
     attempt=$((attempt + 1)) wait=$((wait * 2))
   done
+}
+
+# Checks the image's signature with cosign (its image, pinned by digest, on the host's network) against the release's
+# imageSigner: keyless, the GitHub workflow its URL names (Sigstore's certificate and transparency log, their trust
+# root fetched through TUF); or the PEM public key it holds, with no log; or "none", no check. A refused image is
+# removed (unless a kept container uses it). A verified one is remembered with its signer, so a rollback to it verifies
+# without the registry.
+verify_image() {
+  local signer=${SSM_imageSigner:-} mark output reason args=() key=() who
+  case $signer in
+    none)
+      log "imageSigner is none: $image runs without a signature check"
+      return
+      ;;
+    https://github.com/*)
+      [[ $signer =~ ^https://github\.com/([^/]+/[^/]+)/\.github/workflows/[^/@]+@refs/[^[:space:]]+$ ]] ||
+        fail "imageSigner \"$signer\" is not a GitHub workflow's URL, https://github.com/OWNER/REPO/.github/workflows/FILE@REF"
+      who=$signer
+      args=(--certificate-identity "$signer" --certificate-oidc-issuer https://token.actions.githubusercontent.com
+        --certificate-github-workflow-repository "${BASH_REMATCH[1]}" --certificate-github-workflow-trigger push)
+      ;;
+    "-----BEGIN PUBLIC KEY-----"*)
+      # Through the environment, so the key needs no file: cosign reads env:// references.
+      who="the public key of imageSigner"
+      key=(--env "IMAGE_SIGNER_KEY=$signer")
+      args=(--key env://IMAGE_SIGNER_KEY --insecure-ignore-tlog)
+      ;;
+    *) fail "imageSigner must be none, a GitHub workflow's URL or a PEM public key; the release gives \"${signer:0:40}\"" ;;
+  esac
+  mark="$STATE_DIR/verified/$(printf '%s\n%s' "$image" "$signer" | sha256sum | cut -c1-64)"
+  if [ -f "$mark" ]; then
+    log "$image was verified against this signer before; no check"
+    return
+  fi
+  [ -n "${COSIGN_IMAGE:-}" ] || fail "COSIGN_IMAGE is not set in $config_file"
+  ensure_image "$COSIGN_IMAGE"
+  if ! output=$(docker run --rm --network host --cap-drop ALL "${key[@]}" "$COSIGN_IMAGE" \
+    verify "${args[@]}" --output text "$image" 2>&1); then
+    docker rmi "$image" >/dev/null 2>&1 || true
+    # cosign's own first error line, or else all it said (Docker's, when cosign did not even start).
+    reason=$(sed -n 's/^Error: //p' <<<"$output" | head -n 1)
+    fail "no valid signature by $who: ${reason:-${output//$'\n'/ }}"
+  fi
+  mkdir -p "$STATE_DIR/verified"
+  touch "$mark"
+  log "$image is signed by $who"
 }
 
 # Sets `owner` to the `uid:gid` of the image's USER, which must be numeric so the secret files can be given to it.
@@ -400,6 +457,7 @@ deploy() {
 
   log "release $release_id: $image"
   ensure_image "$image"
+  verify_image
   new_container="$SERVICE_NAME-$release_id"
   slot=0
   [ "$current_slot" = 0 ] && slot=1

@@ -6,7 +6,7 @@ import { createHash } from "crypto";
 import * as http from "http";
 import { LoadReport, startLoad } from "../release/load";
 import { currentAgentVersion } from "./cloud/cloud";
-import { account, policyFile, refused, requestsOf } from "./policies";
+import { account, callsOf, policyFile, refused, requestsOf } from "./policies";
 import { Rig, RunResult, Step } from "./rig";
 
 const stack = "dev";
@@ -56,6 +56,9 @@ describe("the program on the real Pulumi engine", function () {
             "microservices:proxyImage": { value: hostImages.proxyImage },
             "microservices:awsCliImage": { value: hostImages.awsCliImage },
             "microservices:healthTimeoutSeconds": { value: "10" },
+            // Signature checks are proven in the release suite, with cosign against a registry on loopback; the rig's
+            // registry speaks plain HTTP on the VPC, which cosign refuses.
+            "microservices:imageSigner": { value: "none" },
             "microservices:mongodbUri": { value: "mongodb://tasks:sentinel-mongo-1@db.example:27017/tasks", secret: true },
             "microservices:postgresUrl": { value: "postgresql://requests:sentinel-pg@db.example:5432/requests", secret: true },
             "microservices:logseneToken": { value: "sentinel-logsene", secret: true },
@@ -242,6 +245,21 @@ describe("the program on the real Pulumi engine", function () {
             const reading = runs.filter((run) => run.command === "refresh" || run.command === "preview");
             const drift = { arn: `arn:aws:iam::${account}:role/microservices-drift`, policies: [policyFile("drift-policy")], keyPolicies };
             expect(refused(requestsOf(reading), drift)).to.deep.equal([]);
+        });
+
+        it("could not have been changed by the review role: every change these runs made is refused to it", async () => {
+            const changes = callsOf(rig.runs.filter((run) => run.stack === stack && run.command !== "preview")).filter(
+                (call) => !/^[a-z0-9]+:(Describe|Get|List)/.test(call[0].call),
+            );
+            expect(changes.length).to.be.greaterThan(50);
+            const review = {
+                arn: `arn:aws:iam::${account}:role/microservices-review`,
+                policies: [policyFile("review-policy")],
+                boundary: policyFile("review-boundary"),
+                keyPolicies: await rig.cloud.keyPolicies(),
+            };
+            const allowed = changes.filter((call) => refused(call, review).length === 0);
+            expect(allowed.map((call) => `${call[0].call} on ${call.flatMap((request) => request.resources).join(", ")}`)).to.deep.equal([]);
         });
     });
 

@@ -52,6 +52,23 @@ function waitRequests(call: RecordedCall): AuthorizationRequest[] {
     }
 }
 
+/**
+ * The API calls the runs made, each as the IAM requests it needs (one per action and resource): a call goes through
+ * only if all of them are allowed. Requests of one operation made by the same API call are one call.
+ */
+export function callsOf(runs: Run[]): AuthorizationRequest[][] {
+    const calls: AuthorizationRequest[][] = [];
+    for (const run of runs) {
+        for (const operation of run.operations) {
+            const byCall = new Map<string, AuthorizationRequest[]>();
+            for (const request of operation.requests) byCall.set(request.call, [...(byCall.get(request.call) ?? []), request]);
+            calls.push(...byCall.values());
+        }
+        calls.push(...run.waits.map(waitRequests));
+    }
+    return calls;
+}
+
 /** Every request the runs needed, the provider's and the waits'. */
 export function requestsOf(runs: Run[]): AuthorizationRequest[] {
     return runs.flatMap((run) => [...run.operations.flatMap((operation) => operation.requests), ...run.waits.flatMap(waitRequests)]);

@@ -30,6 +30,8 @@ export interface RunResult {
     steps: Step[];
     /** Each step's start and end, in the order the engine reported them ("start op name", "done op name"). */
     timeline: string[];
+    /** When each timeline entry came, in seconds from the command's start. */
+    timelineSeconds: number[];
     /** Everything the CLI printed. */
     output: string;
     outputs: Record<string, unknown>;
@@ -132,10 +134,17 @@ export class Rig {
     private recorder() {
         const steps: Step[] = [];
         const timeline: string[] = [];
+        const timelineSeconds: number[] = [];
+        const begun = Date.now();
+        const mark = (entry: string) => {
+            timeline.push(entry);
+            timelineSeconds.push((Date.now() - begun) / 1000);
+        };
         let output = "";
         return {
             steps,
             timeline,
+            timelineSeconds,
             output: () => output,
             onOutput: (text: string) => (output += text),
             onEvent: (event: auto.EngineEvent) => {
@@ -143,10 +152,10 @@ export class Rig {
                 if (started && !started.type.startsWith("pulumi:")) {
                     const name = started.urn.split("::").pop()!;
                     steps.push({ op: started.op, type: started.type, name, diffs: started.diffs ?? [] });
-                    timeline.push(`start ${started.op} ${name}`);
+                    mark(`start ${started.op} ${name}`);
                 }
                 const done = event.resOutputsEvent?.metadata;
-                if (done && !done.type.startsWith("pulumi:")) timeline.push(`done ${done.op} ${done.urn.split("::").pop()}`);
+                if (done && !done.type.startsWith("pulumi:")) mark(`done ${done.op} ${done.urn.split("::").pop()}`);
             },
         };
     }
@@ -161,10 +170,10 @@ export class Rig {
         const started = Date.now();
         try {
             const result = await this.stack.up({ onOutput: record.onOutput, onEvent: record.onEvent });
-            return { steps: record.steps, timeline: record.timeline, output: record.output(), outputs: plain(result.outputs), seconds: (Date.now() - started) / 1000, failed: false };
+            return { steps: record.steps, timeline: record.timeline, timelineSeconds: record.timelineSeconds, output: record.output(), outputs: plain(result.outputs), seconds: (Date.now() - started) / 1000, failed: false };
         } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
-            return { steps: record.steps, timeline: record.timeline, output: `${record.output()}\n${message}`, outputs: {}, seconds: (Date.now() - started) / 1000, failed: true };
+            return { steps: record.steps, timeline: record.timeline, timelineSeconds: record.timelineSeconds, output: `${record.output()}\n${message}`, outputs: {}, seconds: (Date.now() - started) / 1000, failed: true };
         }
     }
 
@@ -176,7 +185,7 @@ export class Rig {
         const record = this.recorder();
         const started = Date.now();
         const result = await this.stack.preview({ ...options, onOutput: record.onOutput, onEvent: record.onEvent });
-        return { steps: record.steps, timeline: record.timeline, output: record.output(), outputs: {}, seconds: (Date.now() - started) / 1000, changes: result.changeSummary };
+        return { steps: record.steps, timeline: record.timeline, timelineSeconds: record.timelineSeconds, output: record.output(), outputs: {}, seconds: (Date.now() - started) / 1000, changes: result.changeSummary };
     }
 
     /** `pulumi refresh`, with the engine's count of what it found changed (`same` for what matches the state). */
@@ -190,7 +199,7 @@ export class Rig {
         const result = await this.stack.refresh({ onOutput: record.onOutput, onEvent: record.onEvent });
         return {
             steps: record.steps,
-            timeline: record.timeline,
+            timeline: record.timeline, timelineSeconds: record.timelineSeconds,
             output: record.output(),
             outputs: {},
             seconds: (Date.now() - started) / 1000,
@@ -206,7 +215,7 @@ export class Rig {
         const record = this.recorder();
         const started = Date.now();
         await this.stack.destroy({ onOutput: record.onOutput, onEvent: record.onEvent });
-        return { steps: record.steps, timeline: record.timeline, output: record.output(), outputs: {}, seconds: (Date.now() - started) / 1000 };
+        return { steps: record.steps, timeline: record.timeline, timelineSeconds: record.timelineSeconds, output: record.output(), outputs: {}, seconds: (Date.now() - started) / 1000 };
     }
 
     /** Every record the service's hosts wrote in SSM, in order, as the front saw them. */

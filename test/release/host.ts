@@ -96,7 +96,7 @@ export class TestHost {
     constructor(
         private readonly engine: DockerEngine,
         private readonly moto: Moto,
-        private readonly images: { proxy: string; awsCli: string },
+        private readonly images: { proxy: string; awsCli: string; cosign?: string },
         { service = "tasks", runOnDisk = false } = {},
     ) {
         this.service = service;
@@ -125,6 +125,7 @@ export class TestHost {
             recordPath: `/microservices/test/${this.service}/releases`,
             proxyImage: this.images.proxy,
             awsCliImage: this.images.awsCli,
+            cosignImage: this.images.cosign,
             proxyLimits: testProxyLimits,
         };
         fs.writeFileSync(this.paths.config, renderReleaseConfig(this.bootstrap, this.paths));
