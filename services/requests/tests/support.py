@@ -96,6 +96,23 @@ def execute(database_url: str, sql: str) -> None:
     conn.close()
 
 
+def refused_start(**variables: str) -> str:
+    """Start gunicorn as the image does with `variables` (see service_env), expecting it to refuse: its output, once it
+    has exited with an error and booted no worker."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=SERVICE_DIR,
+        env=service_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Booting worker" not in output
+    return output
+
+
 class TasksStandIn:
     """A local HTTP server with the tasks service's contract for GET /tasks/{id} (docs/api.md).
 
