@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFerretDb } from './lib/databases.mjs';
 import { freePort, teardown } from './lib/processes.mjs';
-import { buildTasksService, startTasksService } from './lib/services.mjs';
+import { AUTHORIZATION, buildTasksService, startTasksService } from './lib/services.mjs';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '15' }, connections: { type: 'string', default: '16' } } });
 const duration = Number(values.duration);
@@ -52,7 +52,7 @@ function slowClients(port, count, head, drip) {
 }
 
 async function load(url) {
-  const result = await autocannon({ url, connections, duration, warmup: { connections, duration: 2 } });
+  const result = await autocannon({ url, connections, duration, headers: { authorization: AUTHORIZATION }, warmup: { connections, duration: 2 } });
   return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
@@ -61,14 +61,14 @@ try {
   const ferretDb = await startFerretDb(path.join(workDir, 'ferretdb'), await freePort());
   const entry = await buildTasksService(workDir);
   const service = await startTasksService({ workDir, name: 'tasks', entry, mongoUrl: `${ferretDb.url}bench`, logseneUrl: `http://127.0.0.1:${await freePort()}` });
-  const created = await fetch(`${service.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"read under load"}' });
+  const created = await fetch(`${service.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTHORIZATION }, body: '{"title":"read under load"}' });
   const { id } = await created.json();
   const url = `${service.url}/tasks/${id}`;
 
   const alone = await load(url);
   const lorises = slowClients(service.port, SLOWLORIS, '', `GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: ${'s'.repeat(200)}`);
   const body = '{"title":"never whole"}';
-  const bodies = slowClients(service.port, SLOW_BODIES, `POST /tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 1000}\r\n\r\n`, body);
+  const bodies = slowClients(service.port, SLOW_BODIES, `POST /tasks HTTP/1.1\r\nHost: t\r\nAuthorization: ${AUTHORIZATION}\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 1000}\r\n\r\n`, body);
   const beside = await load(url);
   lorises.stop();
   bodies.stop();

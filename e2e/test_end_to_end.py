@@ -1,5 +1,5 @@
 """The two services together, as deployed: real processes on loopback, real databases, the requests service's
-TASKS_URL pointing at the real tasks service, the tasks service's callers with their throwaway keys, and both services
+TASKS_URL pointing at the real tasks service, each service's callers with their throwaway keys, and both services
 shipping their logs to local receivers."""
 
 import base64
@@ -9,14 +9,15 @@ import secrets
 import time
 
 import psycopg2
-from calls import call, create_task, needs_requests_key
+from calls import call, create_task
 from system import LOGSENE_TOKEN
 
 NO_SUCH_TASK = "0123456789abcdef01234567"  # a well-formed MongoDB id that no task has
 
 
 def ask_for(system, task_id: str) -> tuple[int, object]:
-    return call("POST", f"{system.requests_url}/requests", {"task_id": task_id, "requester": "ana"})
+    body = {"task_id": task_id, "requester": "ana"}
+    return call("POST", f"{system.requests_url}/requests", body, system.requests_key)
 
 
 def count_requests(database_url: str) -> int:
@@ -81,7 +82,7 @@ def test_the_tasks_service_serves_its_callers_only_and_logs_who_called(system):
     # The local caller writes; the requests service's key reads and is refused a write.
     status, task = answer("POST", tasks, system.tasks_key, {"title": "Guard the gate"})
     assert status == 201, task
-    requests_key = system.requests_key_file.read_text().strip()
+    requests_key = (system.requests_callers_dir / "tasks.key").read_text().strip()  # the requests service's
     assert answer("GET", f"{tasks}/{task['id']}", requests_key)[0] == 200
     status, refused = answer("DELETE", f"{tasks}/{task['id']}", requests_key)
     assert (status, refused["details"]) == (403, [{"message": "caller requests may only read"}])
@@ -104,14 +105,51 @@ def test_the_tasks_service_serves_its_callers_only_and_logs_who_called(system):
     assert callers("GET", "/openapi.json", 200) == {None}
     assert all("caller" in d for d in lines if d.get("message") == "request")
 
-    # No key, nor a part of one, nor a digest, in any log of either service or in any answer.
-    keys = {"the sentinel": sentinel, "local": system.tasks_key, "requests": requests_key}
+    assert_no_key_material(system, answers, sentinel)
+
+
+def test_the_requests_service_serves_its_own_callers_only_and_logs_who_called(system):
+    sentinel = new_key()
+    requests = f"{system.requests_url}/requests"
+    answers = []
+
+    def answer(url: str, key: str | None) -> tuple[int, object]:
+        status, body = call("GET", url, key=key)
+        answers.append(json.dumps(body))
+        return status, body
+
+    assert answer(f"{system.requests_url}/health", sentinel)[0] == 200
+    status, refused = answer(f"{requests}?requester=nobody", None)
+    assert (status, refused["details"][0]["message"]) == (401, "a key is required: Authorization: Bearer <key>")
+    # The keys of the tasks service's callers are not the requests service's.
+    for key in (system.tasks_key, (system.requests_callers_dir / "tasks.key").read_text().strip(), sentinel):
+        status, refused = answer(f"{requests}?requester=stranger", key)
+        assert (status, refused["details"][0]["message"]) == (401, "is not a known key")
+    assert answer(f"{requests}?requester=local", system.requests_key)[0] == 200
+
+    def caller(pattern: str) -> str:
+        line = wait_for_entry(system.papertrail_file, lambda e: pattern in e["message"])
+        return line["message"].rsplit(" ", 1)[1]
+
+    assert caller("GET /requests 200") == "caller=local"
+    assert caller("GET /requests 401") == "caller=null"
+    assert caller("GET /health 200") == "caller=null"
+    assert_no_key_material(system, answers, sentinel)
+
+
+def assert_no_key_material(system, answers: list[str], sentinel: str) -> None:
+    """No key, nor a part of one, nor a digest, in any log of either service or in any answer."""
+    keys = {
+        "the sentinel": sentinel,
+        "local of tasks": system.tasks_key,
+        "local of requests": system.requests_key,
+        "requests of tasks": (system.requests_callers_dir / "tasks.key").read_text().strip(),
+    }
     for log in sorted(system.logs_dir.iterdir()):
         assert key_material_in(log.read_text(errors="replace"), keys) == [], log
     assert key_material_in("\n".join(answers), keys) == []
 
 
-@needs_requests_key
 def test_a_request_follows_its_task_from_creation_to_deletion(system):
     # 1. A task.
     status, task = call(
@@ -122,7 +160,10 @@ def test_a_request_follows_its_task_from_creation_to_deletion(system):
 
     # 2. A request for it: the requests service asked the tasks service, which knows the task.
     status, created = call(
-        "POST", f"{system.requests_url}/requests", {"task_id": task["id"], "requester": "ana", "note": "by Friday"}
+        "POST",
+        f"{system.requests_url}/requests",
+        {"task_id": task["id"], "requester": "ana", "note": "by Friday"},
+        system.requests_key,
     )
     assert status == 201, created
     assert created["task_id"] == task["id"]
@@ -135,9 +176,9 @@ def test_a_request_follows_its_task_from_creation_to_deletion(system):
 
     # 4. Approval.
     request_url = f"{system.requests_url}/requests/{created['id']}"
-    status, approved = call("PATCH", request_url, {"status": "approved"})
+    status, approved = call("PATCH", request_url, {"status": "approved"}, system.requests_key)
     assert status == 200, approved
-    assert call("GET", request_url)[1]["status"] == "approved"
+    assert call("GET", request_url, key=system.requests_key)[1]["status"] == "approved"
 
     # 5. Once the task is deleted (docs/api.md, §Tasks and requests): new requests for it are refused, a pending one
     #    cannot be approved (409 naming task_id, unchanged) but can be rejected, and every one is still listed.
@@ -148,20 +189,19 @@ def test_a_request_follows_its_task_from_creation_to_deletion(system):
     status, refused = ask_for(system, task["id"])
     assert status == 422, refused
     second_url = f"{system.requests_url}/requests/{second['id']}"
-    status, refused = call("PATCH", second_url, {"status": "approved"})
+    status, refused = call("PATCH", second_url, {"status": "approved"}, system.requests_key)
     assert status == 409, refused
     assert [d["field"] for d in refused["details"]] == ["task_id"]
-    assert call("GET", second_url)[1] == second
-    status, rejected = call("PATCH", second_url, {"status": "rejected"})
+    assert call("GET", second_url, key=system.requests_key)[1] == second
+    status, rejected = call("PATCH", second_url, {"status": "rejected"}, system.requests_key)
     assert status == 200, rejected
-    status, listed = call("GET", f"{system.requests_url}/requests?task_id={task['id']}")
+    status, listed = call("GET", f"{system.requests_url}/requests?task_id={task['id']}", key=system.requests_key)
     assert status == 200, listed
     assert [item["id"] for item in listed["items"]] == [second["id"], created["id"]]  # newest first
     assert listed["next"] is None
-    assert call("DELETE", second_url)[0] == 204
+    assert call("DELETE", second_url, key=system.requests_key)[0] == 204
 
 
-@needs_requests_key
 def test_while_tasks_is_down_requests_answers_503_and_writes_nothing_then_recovers(system):
     task_id = create_task(system, "Fix the gate")
 
@@ -179,7 +219,9 @@ def test_while_tasks_is_down_requests_answers_503_and_writes_nothing_then_recove
 
     status, created = ask_for(system, task_id)
     assert status == 201, created
-    status, approved = call("PATCH", f"{system.requests_url}/requests/{created['id']}", {"status": "approved"})
+    status, approved = call(
+        "PATCH", f"{system.requests_url}/requests/{created['id']}", {"status": "approved"}, system.requests_key
+    )
     assert status == 200, approved
     status, created = ask_for(system, create_task(system, "Oil the hinges"))
     assert status == 201, created
@@ -203,7 +245,7 @@ def test_the_tasks_services_logs_reach_logsene(system):
 
 
 def test_the_requests_services_logs_reach_papertrail(system):
-    status, listed = call("GET", f"{system.requests_url}/requests?requester=rake")
+    status, listed = call("GET", f"{system.requests_url}/requests?requester=rake", key=system.requests_key)
     assert status == 200, listed
 
     # requests -> Papertrail over syslog on TLS (RFC 5424: <PRI>1 TIMESTAMP HOST APP-NAME ...), with its app name.

@@ -94,11 +94,11 @@ def answers(url: str) -> int:
         return response.status
 
 
-def tasks(url: str, key: str | None) -> int:
-    """The status of GET /tasks with `Authorization: Bearer <key>`, or with no Authorization."""
+def get(url: str, key: str | None) -> int:
+    """The status of GET url with `Authorization: Bearer <key>`, or with no Authorization."""
     headers = {} if key is None else {"Authorization": f"Bearer {key}"}
     try:
-        with urllib.request.urlopen(urllib.request.Request(f"{url}/tasks", headers=headers), timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:  # noqa: S310
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -132,13 +132,19 @@ def test_it_names_each_step_then_serves_until_ctrl_c():
             f"tasks:    {tasks_url}",
             f"requests: {requests_url}   (its TASKS_URL is {tasks_url})",
         ]
-        # The key it names, as the line after it calls the tasks service with it; and only with it.
-        key_line = r"key: +(/\S+/keys/local\.key) +\(a throwaway key of the caller local, which may write\)"
-        key_file = re.fullmatch(key_line, served[3])
-        assert key_file, served[3]
-        assert served[4] == f'          curl -H "Authorization: Bearer $(cat {key_file[1]})" {tasks_url}/tasks'
-        key = Path(key_file[1]).read_text()
-        assert (tasks(tasks_url, key), tasks(tasks_url, None)) == (200, 401)
+        # The keys it names, as the lines after them call each service with its own; and only with it.
+        key_line = r"keys: +(/\S+/keys/tasks\.key) +\(throwaway keys of each service's caller local, which may write\)"
+        tasks_key_file = re.fullmatch(key_line, served[3])
+        requests_key_file = re.fullmatch(r" +(/\S+/keys/requests\.key)", served[4])
+        assert tasks_key_file, served[3]
+        assert requests_key_file, served[4]
+        assert served[5] == f'          curl -H "Authorization: Bearer $(cat {tasks_key_file[1]})" {tasks_url}/tasks'
+        curl_requests = f'curl -H "Authorization: Bearer $(cat {requests_key_file[1]})" {requests_url}/requests'
+        assert served[6] == f"          {curl_requests}"
+        tasks_key, requests_key = (Path(file[1]).read_text() for file in (tasks_key_file, requests_key_file))
+        assert (get(f"{tasks_url}/tasks", tasks_key), get(f"{tasks_url}/tasks", None)) == (200, 401)
+        assert (get(f"{requests_url}/requests", requests_key), get(f"{requests_url}/requests", None)) == (200, 401)
+        assert get(f"{tasks_url}/tasks", requests_key) == 401  # each service has keys of its own
 
         assert run.ctrl_c() == 0
         assert run.lines[-2] == "stopping ..."

@@ -1,5 +1,6 @@
 // Starting the two services, their baselines and the log receivers from the host toolchains, each on a free
 // loopback port, with its output in a log file of the run's work folder.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cpuSecondsOf, freePort, runCommand, startProcess, waitFor } from './processes.mjs';
@@ -7,6 +8,21 @@ import { BENCH, REPO, REQUESTS_DIR, TASKS_DIR, TASKS_NODE, VENV_GUNICORN, VENV_P
 
 // Production's level (Pulumi.prod.yaml): every request is logged, as it would be in AWS.
 const LOG_LEVEL = 'info';
+
+/** `msk_` and 32 random bytes in unpadded base64url (docs/api.md § Authentication): a throwaway key of this run. */
+const newKey = () => `msk_${crypto.randomBytes(32).toString('base64url')}`;
+const BENCH_KEY = newKey();
+/** What every bench request sends: the key of both services' caller `bench`, which may write. */
+export const AUTHORIZATION = `Bearer ${BENCH_KEY}`;
+/** The requests service's key to the tasks service, its caller `requests` there (TASKS_API_KEY). */
+const REQUESTS_TASKS_KEY = newKey();
+
+/** A callers file (API_KEYS) for `callers`: { id: [access, key] }, with the keys' SHA-256 digests only. */
+function callersFile(callers) {
+  const digest = (key) => crypto.createHash('sha256').update(key, 'ascii').digest('hex');
+  const entries = Object.entries(callers).map(([id, [access, key]]) => [id, { access, keys: [digest(key)] }]);
+  return JSON.stringify({ callers: Object.fromEntries(entries) });
+}
 
 /**
  * Compiles the tasks service with its own build settings (tsconfig.build.json, as `npm run build` does) into the
@@ -34,6 +50,7 @@ export async function startTasksService({ workDir, name, entry, mongoUrl, logsen
     LOG_LEVEL,
     LOGSENE_TOKEN: 'bench-token',
     LOGSENE_URL: logseneUrl,
+    API_KEYS: callersFile({ bench: ['write', BENCH_KEY], requests: ['read', REQUESTS_TASKS_KEY] }),
   };
   const started = startProcess(name, TASKS_NODE, [entry], { cwd: path.resolve(entry, '../../..'), env, logFile: logFileOf(workDir, name) });
   return serving(started, port, '/health');
@@ -60,6 +77,8 @@ export async function startRequestsService({ workDir, name, databaseUrl, tasksUr
     PORT: String(port),
     DATABASE_URL: databaseUrl,
     TASKS_URL: tasksUrl,
+    TASKS_API_KEY: REQUESTS_TASKS_KEY,
+    API_KEYS: callersFile({ bench: ['write', BENCH_KEY] }),
     LOG_LEVEL,
     // The Papertrail stand-in listens on UDP here; the service's default is TLS.
     ...(papertrail ? { PAPERTRAIL_DESTINATION: papertrail, PAPERTRAIL_PROTOCOL: 'udp' } : {}),

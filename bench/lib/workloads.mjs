@@ -10,6 +10,8 @@
 //   { kind: 'create', marker }      marker: the unique title (tasks) or requester (requests) of the new row
 //   { kind: 'update', id, status? } the row it changes; each update goes to a row no earlier update touched
 
+import { AUTHORIZATION } from './services.mjs';
+
 /** The tasks workload on the given seeded task ids (all with done: false). */
 export function tasksWorkload(seededIds) {
   const writes = newWriteLog();
@@ -116,9 +118,13 @@ export function requestsWorkload(seededIds, taskIds) {
   };
 }
 
-/** Headers for a built request: a new object each time, since autocannon adds its Content-Length to it. */
+/**
+ * Headers for a built request: a new object each time, since autocannon adds its Content-Length to it. The bench's key
+ * goes to the baselines too, which ignore it, so that both get the same bytes.
+ */
 export function headersFor(built) {
-  return built.body === undefined ? {} : { 'content-type': 'application/json' };
+  const authorization = { authorization: AUTHORIZATION };
+  return built.body === undefined ? authorization : { ...authorization, 'content-type': 'application/json' };
 }
 
 function newWriteLog() {

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     const seconds = option("seconds", 10);
     const { freePort, runCommand, startProcess, teardown, waitFor } = await lib("processes.mjs");
     const { createRequestsSchema, seedTasks, startFerretDb, startPostgres } = await lib("databases.mjs");
-    const { buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
+    const { AUTHORIZATION, buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
     const { runLoad } = await lib("load.mjs");
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-slow-clients-"));
     const health = { name: "health", cycle: [{ request: () => ({ method: "GET", path: "/health" }), answered: () => undefined }] };
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         const bodies = slowSockets(
             port,
             slowBodies,
-            `POST ${bodyPath} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+            `POST ${bodyPath} HTTP/1.1\r\nHost: bench\r\nAuthorization: ${AUTHORIZATION}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
             " ",
         );
         await sleep(3000);

@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from . import db, errors, health, logs, requests_api, validation
+from . import authentication, db, errors, health, logs, requests_api, validation
 from .config import load_config
 
 
@@ -28,6 +28,8 @@ def create_app(test_config=None) -> Flask:
 
     logs.init_app(app)
     errors.register(app)
+    # Before every other check and before routing's 404 and 405: a request without a valid key learns nothing.
+    authentication.init_app(app)
     app.before_request(validation.check_path)
     app.before_request(validation.check_query)
     app.after_request(_no_body_no_type)

@@ -1,7 +1,8 @@
 """The service's environment: one schema, checked once at start.
 
 Every problem is collected into one message that names the variable and says what to set instead, so a bad
-deployment fails fast and is fixed in one go. Secret values (DATABASE_URL, PAPERTRAIL_DESTINATION) are never echoed,
+deployment fails fast and is fixed in one go. Secret values (DATABASE_URL, PAPERTRAIL_DESTINATION, API_KEYS,
+TASKS_API_KEY) are never echoed,
 and each can instead come from a file named by NAME_FILE (the hosts mount secrets as files, so that no value shows in
 `docker inspect`).
 """
@@ -12,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from .callers import KEY, Callers, CallersError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # TLS (TCP with certificate verification) by default; UDP, clear text and 1 KB a message, only when asked for. Plain
@@ -56,6 +59,12 @@ def _tasks_url(value: str) -> str:
         raise ValueError("has an invalid port") from None
     # Paths are joined as f"{TASKS_URL}/tasks/{id}", so a trailing slash would double up.
     return value.rstrip("/")
+
+
+def _key(value: str) -> str:
+    if not KEY.fullmatch(value):
+        raise ValueError("must be a key as docs/api.md shapes them: msk_ and 43 base64url characters")
+    return value
 
 
 def _timeout(value: str) -> float:
@@ -117,12 +126,24 @@ SCHEMA = (
         secret=True,
     ),
     Variable("TASKS_URL", _tasks_url, "the tasks service's base URL, such as http://10.0.1.23:8080"),
+    Variable(
+        "TASKS_API_KEY",
+        _key,
+        "the key this service calls the tasks service with (its caller `requests` there, which may read)",
+        secret=True,
+    ),
     Variable("TASKS_TIMEOUT", _timeout, "seconds to wait for the tasks service", default="2"),
     Variable(
         "PAPERTRAIL_DESTINATION",
         _destination,
         "Papertrail's HOST:PORT; logs ship there only when it is set",
         default="",
+        secret=True,
+    ),
+    Variable(
+        "API_KEYS",
+        Callers.parse,
+        'the callers file, {"callers": {...}}, with the SHA-256 digests of their keys (docs/api.md § Authentication)',
         secret=True,
     ),
     Variable("PAPERTRAIL_PROTOCOL", _choice(PROTOCOLS, str.lower), "tls or udp", default="tls"),
@@ -154,6 +175,8 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         try:
             config[var.name] = var.parse(raw)
+        except CallersError as error:
+            problems += [f"{var.name}: {problem}" for problem in error.problems]
         except ValueError as error:
             shown = "" if var.secret else f" (got {raw!r})"
             problems.append(f"{var.name}: {error}{shown}")

@@ -21,13 +21,15 @@ MESSAGE_MAX = 300
 
 
 class ApiError(Exception):
-    """An error answer raised from a view: status code, a one-line message and per-field details."""
+    """An error answer raised from a view: status code, a one-line message, per-field details, and headers of its own
+    (a 401's WWW-Authenticate)."""
 
-    def __init__(self, status: int, error: str, details: list[dict] | None = None):
+    def __init__(self, status: int, error: str, details: list[dict] | None = None, headers: dict | None = None):
         super().__init__(error)
         self.status = status
         self.error = error
         self.details = details or []
+        self.headers = headers or {}
 
 
 def detail(field: str | None, message: str) -> dict:
@@ -53,14 +55,14 @@ def _shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def error_response(status: int, error: str, details: list[dict] | None = None) -> Response:
-    return Response(error_json(error, details), status, content_type=JSON_TYPE)
+def error_response(status: int, error: str, details: list[dict] | None = None, headers: dict | None = None) -> Response:
+    return Response(error_json(error, details), status, headers, content_type=JSON_TYPE)
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
-        return error_response(e.status, e.error, e.details)
+        return error_response(e.status, e.error, e.details, e.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

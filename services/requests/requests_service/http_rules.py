@@ -12,7 +12,17 @@ import re
 from dataclasses import dataclass
 
 from .errors import ApiError, detail
-from .limits import HEADER_COUNT_MAX, HEADER_MAX, HEADERS_MAX, HEADERS_TOO_LARGE, TARGET_MAX, URI_TOO_LONG, refusal
+from .limits import (
+    BODY_MAX,
+    HEADER_COUNT_MAX,
+    HEADER_MAX,
+    HEADERS_MAX,
+    HEADERS_TOO_LARGE,
+    TARGET_MAX,
+    TOO_LARGE,
+    URI_TOO_LONG,
+    refusal,
+)
 
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2
 VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")  # RFC 9112 §2.3: one digit each
@@ -61,6 +71,8 @@ def admit(head: bytes) -> Head | None:
     if sum(name == b"CONTENT-TYPE" for name, _ in fields) > 1:
         raise ApiError(400, "bad request", [detail("Content-Type", "send one Content-Type header")])
     content_length, chunked = body_framing(fields, minor)
+    if content_length is not None and content_length > BODY_MAX:
+        raise refusal(*TOO_LARGE)  # at once: the client is never made to wait while it sends a body never read
     expects = any(name == b"EXPECT" and value.lower() == b"100-continue" for name, value in fields)
     return Head(content_length, chunked, expects_continue=expects and minor >= 1)
 

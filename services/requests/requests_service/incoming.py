@@ -1,17 +1,20 @@
 """One request's bytes, gathered by the worker's event loop (worker.py) before a thread is given the request.
 
 A thread takes a request only once all of it is here: the head, checked by http_rules.admit, and the body its
-framing announces. A client that sends slowly then holds a buffer, not one of the few threads. This only finds where a
-request ends; what gunicorn's parser would refuse (a bad chunk size line, say) is handed over as soon as it is seen,
-and gunicorn refuses it then, without reading further.
+framing announces. A client that sends slowly then holds a buffer, not one of the few threads. A chunked body whose
+framing breaks (a size line that is no hexadecimal number, a chunk not followed by CRLF) is refused here, as soon as
+it is seen: a framing 400, like those of the head, comes before the key is checked. What else gunicorn's parser would
+refuse (an over-long chunk size line or trailer section) is handed over as soon as it is seen, and gunicorn refuses it
+then, without reading further.
 
-A body over BODY_MAX bytes is not gathered whole: the first BODY_MAX + 1 bytes, enough for the app's 413, are handed
-over and the request is marked `cut`, so that the connection closes after the answer instead of reading the rest.
+A chunked body over BODY_MAX bytes is not gathered whole: the first BODY_MAX + 1 bytes, enough for the app's 413, are
+handed over and the request is marked `cut`, so that the connection closes after the answer instead of reading the
+rest. (A Content-Length over BODY_MAX is refused with the head, by http_rules.admit.)
 """
 
 import re
 
-from .errors import ApiError
+from .errors import ApiError, detail
 from .http_rules import Head, admit
 from .limits import BODY_MAX, HEADERS_TOO_LARGE, URI_TOO_LONG, refusal
 
@@ -22,6 +25,8 @@ HEAD_MAX = 32 * 1024
 # larger: these are reached only by requests gunicorn refuses anyway).
 CHUNK_LINE_MAX = 8190
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+CHUNK_RULE = "each chunk must be its size in hexadecimal, CRLF, its bytes and CRLF (RFC 9112 §7.1)"
+BROKEN_CHUNKS = ApiError(400, "invalid message framing", [detail("Transfer-Encoding", CHUNK_RULE)])
 
 
 class Incoming:
@@ -77,11 +82,7 @@ class Incoming:
         if self.head.chunked:
             self._read_chunks()
             return
-        length = self.head.content_length or 0
-        if length > BODY_MAX:
-            self.complete = self.cut = True
-        else:
-            self.complete = len(self.data) >= self._body_start + length
+        self.complete = len(self.data) >= self._body_start + (self.head.content_length or 0)
 
     def _read_chunks(self) -> None:
         """Step over whole chunks (RFC 9112 §7.1): size line, data, CRLF; the last chunk, size 0, then the trailers
@@ -94,7 +95,7 @@ class Incoming:
                 return
             size_text = data[self._chunk_at : line_end].split(b";", 1)[0].rstrip(b" \t")
             if not CHUNK_SIZE.fullmatch(size_text):
-                self.complete = True  # gunicorn refuses the size line
+                self._refuse(BROKEN_CHUNKS)
                 return
             size = int(size_text, 16)
             data_start = line_end + 2
@@ -108,7 +109,11 @@ class Incoming:
             if self._chunked_size + received > BODY_MAX:
                 self.complete = self.cut = True
                 return
-            if len(data) < data_start + size + 2:
+            after = data[data_start + size : data_start + size + 2]  # the CRLF that ends the chunk, or its start
+            if after != b"\r\n"[: len(after)]:
+                self._refuse(BROKEN_CHUNKS)
+                return
+            if len(after) < 2:
                 return
             self._chunked_size += size
             self._chunk_at = data_start + size + 2

@@ -192,7 +192,8 @@ def shutdown_logging(timeout: float = 2.0) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Set up logging from the app's config and log every request with method, path, status and duration."""
+    """Set up logging from the app's config and log every request with method, path, status, duration and caller: the
+    caller's id once its key is known, `null` without a valid key and on the public routes (authentication.py)."""
     setup_logging(app.config["LOG_LEVEL"], app.config["PAPERTRAIL_DESTINATION"], app.config["PAPERTRAIL_PROTOCOL"])
     access = logging.getLogger("requests_service.access")
 
@@ -203,5 +204,6 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def log_request(response):
         duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, duration_ms)
+        status, caller = response.status_code, g.get("caller") or "null"
+        access.info("%s %s %s %.1fms caller=%s", request.method, request.path, status, duration_ms, caller)
         return response

@@ -150,4 +150,5 @@ def _read(rid: int) -> dict | None:
 
 
 def _task_exists(task_id: str) -> bool:
-    return task_exists(current_app.config["TASKS_URL"], task_id, current_app.config["TASKS_TIMEOUT"])
+    config = current_app.config
+    return task_exists(config["TASKS_URL"], config["TASKS_API_KEY"], task_id, config["TASKS_TIMEOUT"])

@@ -1,9 +1,9 @@
 """Client for the tasks service: does a task exist?
 
-Contract (docs/api.md): GET {TASKS_URL}/tasks/{id} answers 200 with the task (a JSON object whose `id` is the id
-asked for), 404 when there is no such task, 400 for an invalid id (which the caller has already ruled out). Anything
-else (no answer in time, refused, 5xx) means the tasks service is unavailable, and the request that needs it must not
-go on.
+Contract (docs/api.md): GET {TASKS_URL}/tasks/{id}, with this service's key (TASKS_API_KEY, the tasks service's
+caller `requests`), answers 200 with the task (a JSON object whose `id` is the id asked for), 404 when there is no such
+task, 400 for an invalid id (which the caller has already ruled out). Anything else (no answer in time, refused, its
+key refused, 5xx) means the tasks service is unavailable, and the request that needs it must not go on.
 """
 
 import http.client
@@ -24,10 +24,11 @@ class TasksUnavailableError(Exception):
     """The tasks service could not say whether the task exists; the message says why, for the client."""
 
 
-def task_exists(base_url: str, task_id: str, timeout: float) -> bool:
+def task_exists(base_url: str, key: str, task_id: str, timeout: float) -> bool:
     """True if the tasks service has the task, False if it answers 404; raises TasksUnavailableError otherwise."""
     url = f"{base_url}/tasks/{quote(task_id, safe='')}"
-    req = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - config allows only http(s)
+    headers = {"Accept": "application/json", "Authorization": f"Bearer {key}"}
+    req = urllib.request.Request(url, headers=headers)  # noqa: S310 - config allows only http(s)
     try:
         with _opener.open(req, timeout=timeout) as response:
             body = response.read(MAX_BODY)
@@ -35,6 +36,9 @@ def task_exists(base_url: str, task_id: str, timeout: float) -> bool:
         error.close()
         if error.code == 404:
             return False
+        if error.code in (401, 403):
+            reason = f"the tasks service refused the requests service's key (HTTP {error.code})"
+            raise _unavailable(url, reason) from None
         raise _unavailable(url, f"the tasks service answered HTTP {error.code}") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         # urllib wraps a connect timeout in URLError; a read timeout arrives bare.

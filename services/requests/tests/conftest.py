@@ -5,6 +5,7 @@ import os
 
 import pytest
 from contract import ContractClient
+from keys import API_KEYS, TASKS_KEY
 from support import Cluster, TasksStandIn, execute, free_port, service_env, start_gunicorn, wait_healthy
 
 from requests_service import create_app, logs
@@ -64,7 +65,14 @@ def make_app(database_url, tasks):
     apps = []
 
     def make(**variables):
-        config = {"DATABASE_URL": database_url, "TASKS_URL": tasks.url, "TASKS_TIMEOUT": "0.5", **variables}
+        config = {
+            "DATABASE_URL": database_url,
+            "TASKS_URL": tasks.url,
+            "TASKS_API_KEY": TASKS_KEY,
+            "TASKS_TIMEOUT": "0.5",
+            "API_KEYS": API_KEYS,
+            **variables,
+        }
         app = create_app(config)
         app.test_client_class = ContractClient  # every answer a test gets is checked against openapi.json
         apps.append(app)

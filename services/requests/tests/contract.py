@@ -1,11 +1,12 @@
 """The contract hook: every response a test receives is checked against openapi.json, through check_response.
 
-The Flask test client of every app the tests build is ContractClient (conftest.py), and the helpers that talk to a
-real gunicorn (support.http, support.raw_http) pass their answers here too. An operation's answer runs schemathesis'
+The Flask test client of every app the tests build is ContractClient (conftest.py), which sends the writer's key
+(keys.py) unless a test says otherwise, and the helpers that talk to a real gunicorn (support.http, support.raw_http)
+pass their answers here too. An operation's answer runs schemathesis'
 own response checks, the ones the fuzzer runs: a documented status, its content type, its headers and its body's
 schema. An answer outside the document's operations (an unknown path, a method a path does not serve) must be one of
 the errors every path may give, with the document's Error body. Every answer, of any kind, says
-`X-Content-Type-Options: nosniff`.
+`X-Content-Type-Options: nosniff`, and holds none of the tests' keys (keys.key_material_in).
 """
 
 import json
@@ -15,7 +16,9 @@ from pathlib import Path
 import jsonschema
 import schemathesis
 from flask.testing import FlaskClient
+from keys import WRITER_KEY, key_material_in
 from schemathesis import checks
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
@@ -37,13 +40,22 @@ ERROR_BODY = jsonschema.Draft202012Validator(
     format_checker=jsonschema.FormatChecker(),
 )
 JSON_TYPE = "application/json; charset=utf-8"
-# What any path may answer: the server's refusals of a request's head (Host, framing, version, limits, timeout) too.
-ANY_PATH = (400, 404, 408, 414, 431, 501, 505)
+# What any path may answer: the server's refusals of a request's head (Host, framing, version, limits, timeout) too,
+# and the refusals of its key, which come before routing.
+ANY_PATH = (400, 401, 403, 404, 408, 414, 431, 501, 505)
 
 
 class ContractClient(FlaskClient):
+    """Sends `Authorization: Bearer <key>` with every request (a test sets `key`: None sends none; an Authorization
+    in a request's headers is sent instead), and checks every answer against the document."""
+
+    key: str | None = WRITER_KEY
+
     def open(self, *args, **kwargs):
-        response = super().open(*args, **kwargs)
+        headers = Headers(kwargs.pop("headers", None) or {})
+        if self.key is not None and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.key}"
+        response = super().open(*args, headers=headers, **kwargs)
         check_response(response)
         return response
 
@@ -53,6 +65,8 @@ def check_response(response: TestResponse) -> None:
     __tracebackhide__ = True
     method, path = response.request.method, response.request.path
     assert response.headers.get("X-Content-Type-Options") == "nosniff", f"{method} {path}: no nosniff"
+    leaked = key_material_in(str(response.headers) + response.get_data(as_text=True))
+    assert not leaked, f"{method} {path}: the answer holds {leaked}"
     if method == "HEAD":
         assert response.get_data() == b"", "a HEAD answer has a body"
     operation = SCHEMA.find_operation_by_path("GET" if method == "HEAD" else method, path)
@@ -72,7 +86,7 @@ def _parameters(operation, path: str) -> dict[str, str]:
 def _check_outside_operations(method: str, path: str, response: TestResponse) -> None:
     __tracebackhide__ = True
     served = [m for m in METHODS if SCHEMA.find_operation_by_path(m, path) is not None]
-    allowed = (405,) if served else ANY_PATH
+    allowed = (401, 403, 405) if served else ANY_PATH
     assert response.status_code in allowed, f"{method} {path}: {response.status_code}, expected one of {allowed}"
     if response.status_code == 405:
         assert set(response.headers.get("Allow", "").replace(" ", "").split(",")) >= set(served), "405 without Allow"

@@ -3,6 +3,7 @@
 The stand-in plays the tasks service (the dependency); the service under test always runs its real code.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 from contract import as_test_response, check_response
+from keys import API_KEYS, TASKS_KEY, WRITER_KEY
 from werkzeug.test import TestResponse
 
 from requests_service.config import variable_names
@@ -94,16 +96,36 @@ def execute(database_url: str, sql: str) -> None:
     conn.close()
 
 
+def refused_start(**variables: str) -> str:
+    """Start gunicorn as the image does with `variables` (see service_env), expecting it to refuse: its output, once it
+    has exited with an error and booted no worker."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=SERVICE_DIR,
+        env=service_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Booting worker" not in output
+    return output
+
+
 class TasksStandIn:
     """A local HTTP server with the tasks service's contract for GET /tasks/{id} (docs/api.md).
 
-    known ids answer 200 with a task, other well-formed ids 404, malformed ids 400. mode "error" answers 500 to
-    everything; mode "slow" waits `delay` seconds before answering normally; mode "fixed" answers 200 with the text
-    `answer` (a tasks service that is not one). `seen` records every path asked for,
-    and `asked` is set on each request, so a test can act while a request is in flight.
+    Like the tasks service, it answers only its caller `requests`, whose key is `key` (keys.TASKS_KEY, the service's
+    TASKS_API_KEY): without it, 401. known ids answer 200 with a task, other well-formed ids 404, malformed ids 400.
+    mode "error" answers 500 to everything; mode "slow" waits `delay` seconds before answering normally; mode "fixed"
+    answers 200 with the text `answer` (a tasks service that is not one); mode "forbidden" answers 403, as to a key
+    that may not read. `seen` records every path asked for, and `asked` is set on each request, so a test can act while
+    a request is in flight.
     """
 
     def __init__(self):
+        self.key = TASKS_KEY
         self.known: set[str] = set()
         self.mode = "normal"
         self.delay = 0.0
@@ -116,6 +138,10 @@ class TasksStandIn:
             def do_GET(self):
                 standin.seen.append(self.path)
                 standin.asked.set()
+                if self.headers.get_all("Authorization") != [f"Bearer {standin.key}"]:
+                    return self._send(401, {"error": "unauthorized", "details": []})
+                if standin.mode == "forbidden":
+                    return self._send(403, {"error": "forbidden", "details": []})
                 if standin.mode == "error":
                     return self._send(500, {"error": "internal error", "details": []})
                 if standin.mode == "fixed":
@@ -162,6 +188,7 @@ class TasksStandIn:
         self.thread.start()
 
     def reset(self):
+        self.key = TASKS_KEY
         self.known.clear()
         self.mode = "normal"
         self.delay = 0.0
@@ -174,6 +201,47 @@ class TasksStandIn:
         self.server.server_close()
 
 
+class UdpReceiver:
+    """A syslog receiver on UDP, as Papertrail's stand-in. A thread reads every datagram as it comes (a burst would
+    overflow the socket's buffer otherwise) into `messages`; `wait_for` one holding a pattern."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.destination = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.messages: list[str] = []
+        threading.Thread(target=self._receive, daemon=True).start()
+
+    def _receive(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(65536).decode())
+            except OSError:  # closed
+                return
+
+    def wait_for(self, pattern: str, timeout: float = 5.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((message for message in list(self.messages) if pattern in message), None)
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no datagram with {pattern!r} within {timeout} s")
+
+    def settled(self, quiet: float = 1.0) -> list[str]:
+        """Every datagram, once none came for `quiet` seconds (what each worker's shipping thread still had)."""
+        count = -1
+        while count != len(self.messages):
+            count = len(self.messages)
+            time.sleep(quiet)
+        return list(self.messages)
+
+    def close(self):
+        with contextlib.suppress(OSError):  # a UDP socket that never connected has nothing to shut down
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
 def padded_body(task_id: str, size: int) -> bytes:
     """A valid create body of exactly `size` bytes: a JSON object followed by spaces (JSON allows them), so that any
     long enough prefix of it is a valid create too, and a body cut short would go unnoticed."""
@@ -181,21 +249,32 @@ def padded_body(task_id: str, size: int) -> bytes:
     return body + b" " * (size - len(body))
 
 
-def http(method: str, url: str, body=None, timeout: float = 15.0) -> tuple[int, dict | None]:
+def http(
+    method: str, url: str, body=None, timeout: float = 15.0, key: str | None = WRITER_KEY
+) -> tuple[int, dict | None]:
     """A real HTTP call (for gunicorn) with a JSON body: status and JSON answer, checked against openapi.json."""
     data = json.dumps(body).encode() if body is not None else None
     parts = urlsplit(url)
     target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-    response = send(parts.port, method, target, data, timeout=timeout)
+    response = send(parts.port, method, target, data, timeout=timeout, key=key)
     return response.status_code, response.get_json() if response.get_data() else None
 
 
 def send(
-    port: int, method: str, target: str, body=None, headers: dict | None = None, timeout: float = 15.0
+    port: int,
+    method: str,
+    target: str,
+    body=None,
+    headers: dict | None = None,
+    timeout: float = 15.0,
+    key: str | None = WRITER_KEY,
 ) -> TestResponse:
-    """One request to 127.0.0.1:port as given (body: bytes, or an iterable of chunks to send chunked), its answer
-    checked against openapi.json and returned as a werkzeug TestResponse."""
-    headers = {"Content-Type": "application/json"} if headers is None else headers
+    """One request to 127.0.0.1:port as given (body: bytes, or an iterable of chunks to send chunked), with
+    `Authorization: Bearer <key>` unless `key` is None or `headers` has one; its answer checked against openapi.json
+    and returned as a werkzeug TestResponse."""
+    headers = {"Content-Type": "application/json"} if headers is None else dict(headers)
+    if key is not None and not any(name.lower() == "authorization" for name in headers):
+        headers["Authorization"] = f"Bearer {key}"
     conn = HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         chunked = body is not None and not isinstance(body, bytes)
@@ -272,8 +351,10 @@ def exchange(port: int, data: bytes, requests=(("GET", "/health"),), timeout: fl
 
 
 def service_env(**variables: str) -> dict:
-    """The environment for a gunicorn subprocess: this one's, minus the service's own variables, plus `variables`."""
+    """The environment for a gunicorn subprocess: this one's, minus the service's own variables, plus the test callers
+    (API_KEYS) and the key to the tasks stand-in (TASKS_API_KEY), plus `variables`."""
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env.update(API_KEYS=API_KEYS, TASKS_API_KEY=TASKS_KEY)
     env.update(variables)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -296,7 +377,7 @@ def wait_healthy(base_url: str, proc: subprocess.Popen, timeout: float = 20.0) -
         if proc.poll() is not None:
             raise AssertionError(f"gunicorn exited with {proc.returncode} before it was healthy")
         try:
-            if http("GET", f"{base_url}/health", timeout=2)[0] == 200:
+            if http("GET", f"{base_url}/health", timeout=2, key=None)[0] == 200:
                 return
         except (OSError, HTTPException):
             pass

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from contract import DOCUMENT, SCHEMA, as_test_response, check_response
+from keys import WRITER_KEY
 from schemathesis.core.failures import FailureGroup
 
 from requests_service import limits, validation
@@ -19,6 +20,10 @@ GOOD_REQUEST = {
     "updated_at": "2026-11-29T10:00:00.000Z",
 }
 JSON = [("Content-Type", "application/json; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
+CHALLENGE = ("WWW-Authenticate", 'Bearer realm="requests"')
+UNAUTHORIZED = {"error": "unauthorized", "details": [{"field": "Authorization", "message": "is not a known key"}]}
+FORBIDDEN = {"error": "forbidden", "details": [{"message": "caller mobile-app may only read"}]}
+FIELD = {"field": "Authorization", "message": "caller mobile-app may only read"}
 OFFSET_TIME = "2026-11-29T10:00:00+00:00"
 
 
@@ -65,19 +70,48 @@ def test_every_object_schema_is_closed():
     assert all(schema.get("additionalProperties") is False for schema in found)
 
 
-def test_every_operation_documents_its_errors_with_the_error_schema():
+def operations():
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
-            if method == "parameters":
-                continue
-            responses = operation["responses"]
-            assert {"400", "414", "431"} <= set(responses), f"{method} {path}"
-            for status, response in responses.items():
-                if status.startswith(("4", "5")) and (path, status) != ("/health", "503"):
-                    assert response == {"$ref": f"#/components/responses/{response['$ref'].rsplit('/', 1)[1]}"}
-                    named = DOCUMENT["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-                    schema = named["content"]["application/json"]["schema"]
-                    assert schema == {"$ref": "#/components/schemas/Error"}, f"{method} {path} {status}"
+            if method != "parameters":
+                yield path, method, operation
+
+
+def test_every_operation_documents_its_errors_with_the_error_schema():
+    for path, method, operation in operations():
+        responses = operation["responses"]
+        assert {"400", "414", "431"} <= set(responses), f"{method} {path}"
+        for status, response in responses.items():
+            if status.startswith(("4", "5")) and (path, status) != ("/health", "503"):
+                name = response["$ref"].rsplit("/", 1)[1]
+                assert response == {"$ref": f"#/components/responses/{name}"}
+                schema = DOCUMENT["components"]["responses"][name]["content"]["application/json"]["schema"]
+                # The key's refusals have schemas of their own, each an Error with its exact details.
+                error = {"$ref": "#/components/schemas/Error"}
+                if status in ("401", "403"):
+                    schema = DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]["allOf"][0]
+                assert schema == error, f"{method} {path} {status}"
+
+
+def test_the_document_declares_the_bearer_scheme_as_docs_api_md_says():
+    # docs/api.md § Authentication: the scheme, needed everywhere but on the public operations, which have no 401.
+    assert DOCUMENT["components"]["securitySchemes"] == {
+        "bearer": {**DOCUMENT["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer"}
+    }
+    assert DOCUMENT["security"] == [{"bearer": []}]
+    public = {(path, method) for path, method, operation in operations() if operation.get("security") == []}
+    assert public == {(path, method) for path in ("/health", "/openapi.json") for method in ("get", "options")}
+    for path, method, operation in operations():
+        protected = (path, method) not in public
+        assert ({"401", "403"} <= set(operation["responses"])) == protected, f"{method} {path}"
+        assert "security" not in operation or not protected, f"{method} {path}: only the public ones set security"
+    challenge = DOCUMENT["components"]["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"]
+    assert challenge["required"] is True
+    assert challenge["schema"]["enum"] == [
+        'Bearer realm="requests"',
+        'Bearer realm="requests", error="invalid_request"',
+        'Bearer realm="requests", error="invalid_token"',
+    ]
 
 
 # The hook refuses what breaks the document: each of these answers is wrong in one way.
@@ -96,6 +130,13 @@ WRONG = [
     ("an unknown path answering 200", answer("GET", "/tasks", 200, {"items": []})),
     ("a 405 without Allow", answer("PUT", "/requests", 405, {"error": "method not allowed", "details": []})),
     ("a HEAD answer with a body", answer("HEAD", "/health", 200, {"status": "ok", "database": "ok"})),
+    ("a 401 on a public operation", answer("GET", "/health", 401, UNAUTHORIZED, [*JSON, CHALLENGE])),
+    ("a 401 without WWW-Authenticate", answer("GET", "/requests", 401, UNAUTHORIZED)),
+    ("a 401 with another realm", answer("GET", "/requests", 401, UNAUTHORIZED, [*JSON, ("WWW-Authenticate", "Basic")])),
+    ("a 401 with another body", answer("GET", "/requests", 401, {"error": "nope", "details": []}, [*JSON, CHALLENGE])),
+    ("a 403 naming a field", answer("DELETE", "/requests/1", 403, {**FORBIDDEN, "details": [FIELD]}, JSON)),
+    ("an answer holding a test key", answer("GET", "/requests/1", 404, {"error": WRITER_KEY, "details": []})),
+    ("an answer holding a key's part", answer("GET", "/requests/1", 404, {"error": WRITER_KEY[9:21], "details": []})),
 ]
 
 
@@ -111,6 +152,8 @@ def test_the_hook_accepts_the_same_answers_done_right():
     check_response(answer("GET", "/tasks", 404, {"error": "not found", "details": [{"message": "no such route"}]}))
     allow = ("Allow", "GET, HEAD, OPTIONS, POST")
     check_response(answer("PUT", "/requests", 405, {"error": "method not allowed", "details": []}, [*JSON, allow]))
+    check_response(answer("GET", "/requests", 401, UNAUTHORIZED, [*JSON, CHALLENGE]))
+    check_response(answer("DELETE", "/requests/1", 403, FORBIDDEN))
 
 
 def test_the_hook_checks_what_the_test_client_gets(make_app):

@@ -7,6 +7,7 @@ close."""
 import socket
 
 import pytest
+from keys import AUTHORIZATION
 from support import exchange, row_count
 
 TASK = "7" * 24
@@ -25,7 +26,8 @@ def request(
     headers: tuple = ("Host: x",),
     body: bytes = b"",
 ) -> bytes:
-    lines = "".join(f"{line}\r\n" for line in headers)
+    """The request's bytes, with the writer's key: the rules hold for a caller, and come before the key is checked."""
+    lines = "".join(f"{line}\r\n" for line in (*headers, AUTHORIZATION))
     return f"{method} {target} {version}\r\n{lines}\r\n".encode("latin-1") + body
 
 

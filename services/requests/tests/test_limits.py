@@ -5,6 +5,7 @@ outside the Basic Multilingual Plane too. The limits of a request's head (target
 are tried on a real gunicorn with raw bytes."""
 
 import pytest
+from keys import WRITER_KEY
 from support import exchange, padded_body
 
 TASK = "b" * 24
@@ -98,8 +99,9 @@ def test_body_size(client, known_task):
 
 
 def head(target: str = "/health", headers: list[tuple[str, str]] | None = None) -> bytes:
-    """A GET's head with exactly these headers (Host and Connection: close by default)."""
-    headers = [("Host", "x"), ("Connection", "close")] if headers is None else headers
+    """A GET's head with exactly these headers (by default Host, a key and Connection: close)."""
+    default = [("Host", "x"), ("Authorization", f"Bearer {WRITER_KEY}"), ("Connection", "close")]
+    headers = default if headers is None else headers
     lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
     return f"GET {target} HTTP/1.1\r\n{lines}\r\n".encode()
 

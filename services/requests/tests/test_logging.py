@@ -11,35 +11,13 @@ import time
 
 import pytest
 import trustme
-from support import free_port
+from support import UdpReceiver, free_port
 
 # RFC 5424 as Papertrail reads it: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; PRI 14 is facility user, info.
 ACCESS_LINE = re.compile(
     r"<14>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ requests \d+ - - "
-    r"INFO requests_service\.access: GET /health 200 \d+\.\dms"
+    r"INFO requests_service\.access: GET /health 200 \d+\.\dms caller=null"
 )
-
-
-class UdpReceiver:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.destination = f"127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def wait_for(self, pattern: str, timeout: float = 5.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.sock.recv(65536).decode()
-            except TimeoutError:
-                continue
-            if pattern in message:
-                return message
-        raise AssertionError(f"no datagram with {pattern!r} within {timeout} s")
-
-    def close(self):
-        self.sock.close()
 
 
 class TlsReceiver:
@@ -126,8 +104,9 @@ def test_each_request_is_logged_to_stdout(make_app, capsys):
     client.get("/health")
     client.get("/requests/abc")
     out = capsys.readouterr().out
-    assert re.search(r"INFO requests\[\d+\] requests_service\.access: GET /health 200 \d+\.\dms", out)
-    assert re.search(r"requests_service\.access: GET /requests/abc 400 \d+\.\dms", out)
+    health = r"INFO requests\[\d+\] requests_service\.access: GET /health 200 \d+\.\dms caller=null$"
+    assert re.search(health, out, re.M)
+    assert re.search(r"requests_service\.access: GET /requests/abc 400 \d+\.\dms caller=ci$", out, re.M)
 
 
 def test_tls_is_the_default_and_gets_one_line_per_record(make_app, authority):

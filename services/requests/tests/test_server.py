@@ -3,6 +3,7 @@ no HTTP request). Every answer is checked against openapi.json, as in every test
 test_limits.py, the HTTP rules in test_http_semantics.py."""
 
 import pytest
+from keys import AUTHORIZATION
 from support import padded_body, row_count, send, send_raw
 
 TASK = "9" * 24
@@ -43,10 +44,18 @@ def test_body_size_through_the_server(server, known_task, chunked):
     assert send(server, "POST", "/requests", body(BODY_MAX + 1), JSON).status_code == 413
 
 
-def test_a_broken_chunked_framing_is_a_json_400(server):
-    head = b"POST /requests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    response = send_raw(server, head + b"zz\r\n{}\r\n0\r\n\r\n", "POST", "/requests")
+@pytest.mark.parametrize("key", [AUTHORIZATION, None], ids=["with a key", "without a key: framing comes first"])
+@pytest.mark.parametrize(
+    "chunked",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n"],
+    ids=["a size that is no number", "no CRLF after a chunk", "a negative size"],
+)
+def test_a_broken_chunked_framing_is_a_json_400(server, key, chunked):
+    lines = ["POST /requests HTTP/1.1", "Host: x", "Content-Type: application/json", "Transfer-Encoding: chunked"]
+    head = "\r\n".join([*lines, *([key] if key else []), "", ""]).encode()
+    response = send_raw(server, head + chunked, "POST", "/requests")
     assert response.status_code == 400
+    assert [d.get("field") for d in response.get_json()["details"]] == ["Transfer-Encoding"]
 
 
 @pytest.mark.parametrize(

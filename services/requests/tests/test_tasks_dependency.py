@@ -1,9 +1,11 @@
-"""The tasks service, asked on create and on approval: unknown task 422 (create) or 409 (approval); tasks down, slow or
-failing 503 with nothing changed; rejection and deletion never ask it."""
+"""The tasks service, asked on create and on approval with this service's key: unknown task 422 (create) or 409
+(approval); tasks down, slow, failing or refusing the key 503 with nothing changed; rejection and deletion never ask
+it."""
 
 import time
 
 import pytest
+from keys import key_material_in, new_key
 from support import TasksStandIn, execute, free_port, http, row_count, service_env, start_gunicorn, wait_healthy
 
 TASK = "d" * 24
@@ -70,6 +72,37 @@ def test_a_200_without_the_task_is_not_taken_for_one(client, tasks, database_url
     tasks.mode, tasks.answer = "fixed", answer
     assert_503_and_nothing_changed(client.post("/requests", json=BODY), "answered 200 without the task")
     assert row_count(database_url) == 0
+
+
+def test_every_call_carries_the_services_key(client, tasks):
+    # The stand-in answers only `Authorization: Bearer <TASKS_API_KEY>`, as the tasks service answers its caller.
+    tasks.known.add(TASK)
+    created = client.post("/requests", json=BODY)
+    assert created.status_code == 201, created.get_json()
+    approved = client.patch(f"/requests/{created.get_json()['id']}", json={"status": "approved"})
+    assert approved.status_code == 200, approved.get_json()
+    assert tasks.seen == [f"/tasks/{TASK}", f"/tasks/{TASK}"]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"), [("another key", 401), ("a key that may not read", 403)], ids=["401", "403"]
+)
+def test_a_refused_key_is_a_503_that_names_no_key(client, tasks, database_url, caplog, refusal, status):
+    tasks.known.add(TASK)
+    created = client.post("/requests", json=BODY).get_json()
+    if refusal == "another key":
+        tasks.key = new_key()  # the tasks service no longer knows this service's key (revoked, or never added)
+    else:
+        tasks.mode = "forbidden"
+    reason = f"the tasks service refused the requests service's key (HTTP {status})"
+    assert_503_and_nothing_changed(client.post("/requests", json=BODY), reason)
+    assert_503_and_nothing_changed(client.patch(f"/requests/{created['id']}", json={"status": "approved"}), reason)
+    assert row_count(database_url) == 1
+    assert client.get(f"/requests/{created['id']}").get_json()["status"] == "pending"
+    # The answers hold no key (contract.check_response looks at each); neither does the log.
+    assert reason in caplog.text
+    assert key_material_in(caplog.text) == []
+    assert "Bearer" not in caplog.text
 
 
 def test_tasks_url_with_a_trailing_slash(make_app, tasks, database_url):

@@ -6,6 +6,9 @@ import type winston from 'winston';
 
 /** An error body lists at most this many details, so that it stays small whatever the request. */
 export const DETAILS_MAX = 20;
+/** And each detail is bounded: its field name and its message are cut to these many characters, ending with `...`. */
+const FIELD_MAX = 100;
+const MESSAGE_MAX = 300;
 
 export interface ErrorDetail {
   /** The body field, query parameter, path parameter or header at fault; left out when no single field is. */
@@ -41,10 +44,20 @@ export class HttpError extends Error {
 
   /** The JSON answer, with at most DETAILS_MAX details. */
   toBody(): ErrorBody {
-    const listed = this.details.slice(0, DETAILS_MAX);
+    const listed = this.details.slice(0, DETAILS_MAX).map(bounded);
     const omitted = this.details.length - listed.length;
     return omitted > 0 ? { error: this.error, details: listed, details_omitted: omitted } : { error: this.error, details: listed };
   }
+}
+
+function bounded({ field, message }: ErrorDetail): ErrorDetail {
+  return detailAbout(field === undefined ? undefined : shortened(field, FIELD_MAX), shortened(message, MESSAGE_MAX));
+}
+
+/** `text` cut to `limit` characters (code points), its end replaced by `...`. */
+function shortened(text: string, limit: number): string {
+  const characters = Array.from(text);
+  return characters.length <= limit ? text : `${characters.slice(0, limit - 3).join('')}...`;
 }
 
 /** Sends `answer` as the whole response: on express's response or on a plain Node one (http-server.ts). */

@@ -288,6 +288,16 @@ describe('HTTP semantics', () => {
       expect(Buffer.byteLength(reply.text)).to.be.below(2000);
     });
 
+    it('each detail is bounded too: a field name cut at 100 characters, a message at 300', async () => {
+      const long = '😀'.repeat(5000); // outside the BMP: characters, not UTF-16 units, are counted
+      const reply = await request(server.url, '/tasks', { method: 'POST', body: { title: 't', [long]: 1, [`x${long}`]: 2 } });
+      await expectError(reply, 400);
+      const { details } = reply.json as { details: { field: string; message: string }[] };
+      expect(details.map((detail) => detail.field)).to.deep.equal([`${'😀'.repeat(97)}...`, `x${'😀'.repeat(96)}...`]);
+      for (const { message } of details) expect(Array.from(message).length).to.be.at.most(300);
+      expect(Buffer.byteLength(reply.text)).to.be.below(2000);
+    });
+
     it('20 problems or fewer: no details_omitted', async () => {
       const fields = Object.fromEntries(Array.from({ length: 20 }, (_, n) => [`k${n}`, 1]));
       const reply = await request(server.url, '/tasks', { method: 'POST', body: { title: 't', ...fields } });
