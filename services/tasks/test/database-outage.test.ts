@@ -8,6 +8,7 @@ import type { TaskJson } from '../src/task-model.js';
 import { TEST_CALLERS } from './support/callers.js';
 import { silentLogger } from './support/logs.js';
 import { tasksTitled } from './support/tasks.js';
+import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { startFerretDB, type FerretDB } from './support/ferretdb.js';
 import { listen, request, type Listening, type Reply, type RequestOptions } from './support/http.js';
 
@@ -179,5 +180,62 @@ describe('database stalled (SIGSTOP)', function () {
       expect(retry.status, retry.text).to.equal(201);
       expect(await titled(title), title).to.equal(1);
     }
+  });
+});
+
+// Writes of one task go one at a time (FerretDB needs it). A write whose turn does not come before the request's time
+// runs out is never sent: its 503 says nothing changed, and that holds once the turn is free again.
+describe('a write waiting its turn behind a slow one', function () {
+  this.timeout(30000);
+  let ferret: FerretDB;
+  let proxy: DelayProxy;
+  let database: Database;
+  let server: Listening;
+
+  before(async () => {
+    ferret = await startFerretDB();
+    proxy = await startDelayProxy(ferret.port);
+    database = openDatabase(`mongodb://127.0.0.1:${proxy.port}/`, silentLogger(), { dbName: 'turns' });
+    await database.ready;
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
+  });
+
+  after(async () => {
+    proxy.setDelay(0);
+    await server.close();
+    await database.close();
+    await proxy.close();
+    await ferret.destroy();
+  });
+
+  it('gets a 503 that says nothing changed, and is never applied (docs/api.md § 503s)', async () => {
+    const created = await request(server.url, '/tasks', { method: 'POST', body: { title: 'one at a time' } });
+    expect(created.status, created.text).to.equal(201);
+    const { id } = created.json as TaskJson;
+    const patch = (title: string): Promise<Reply> => request(server.url, `/tasks/${id}`, { method: 'PATCH', body: { title }, timeoutMs: 5000 });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    // Writes whose title says "held" reach the database only after the driver gave up on them (its socket timeout).
+    // The first holds the task's turn until then; the second is sent when the first gives up, and holds the turn in
+    // its turn; the third, not held, waits behind them until its request's time runs out, and so is never sent.
+    proxy.setDelay(4000, 'held');
+    const held = proxy.nextHeld();
+    const first = patch('held, first');
+    await held;
+    await pause(500);
+    const second = patch('held, second');
+    await pause(500);
+    const third = await patch('waited its turn');
+    expect(third.status, third.text).to.equal(503);
+    expect(third.json).to.deep.include({ error: 'database unreachable' });
+    expect((await first).json).to.deep.include({ error: 'outcome unknown' });
+    await second;
+
+    // Well after the turn was free again: the third's change was never made.
+    await pause(3000);
+    proxy.setDelay(0);
+    const stored = await request(server.url, `/tasks/${id}`);
+    expect(stored.status, stored.text).to.equal(200);
+    expect((stored.json as TaskJson).title).not.to.equal('waited its turn');
   });
 });
