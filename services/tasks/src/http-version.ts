@@ -4,7 +4,7 @@
 //   no option to relax only that, so the minor digit is rewritten in place before the parser reads it.
 // - Node's parser reads a line with no version as HTTP/0.9, as it reads `HTTP/0.9` itself: the first is malformed (a
 //   400), the second a version not served (a 505), so whether the line had a version is kept for the request.
-// A later request on the same connection is not watched: its version is what Node's parser reads (docs/tasks.md).
+// A later request on the same connection is not watched: its version is what Node's parser reads (docs/api.md).
 import type { Socket } from 'node:net';
 
 const SPACE = 0x20;
