@@ -20,7 +20,8 @@ const firstLines = new WeakMap<Socket, boolean>();
 
 /** Watches `socket`'s first request line, before Node's parser (which a 'data' listener also moves to JS reads). */
 export function watchFirstRequestLine(socket: Socket): void {
-  // How far into the request line: spaces passed (method SP target SP), then bytes of the version matched.
+  // How far into the request line: spaces passed (method SP target SP), then bytes of `HTTP/1.` matched (past its
+  // length once the minor digit is read or the version differs: nothing more to rewrite).
   let started = false;
   let spaces = 0;
   let versionBytes = 0;
