@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { HttpError } from './errors.js';
+import { firstLineHadVersion } from './http-version.js';
 import { BODY_MAX_BYTES, bodyTooLarge, headersTooLarge, REQUEST_TARGET_MAX_BYTES, targetTooLong } from './limits.js';
 
 /** The values of every `name` header line of `req`, in order (Node joins or drops repeated ones in `req.headers`). */
@@ -20,12 +21,14 @@ export function protocolError(req: IncomingMessage): HttpError | undefined {
   return versionError(req) ?? hostError(req) ?? framingError(req);
 }
 
+const NO_VERSION = 'the request line must end with the HTTP version, e.g. HTTP/1.1';
+
 // RFC 9112 §2.3 and RFC 9110 §6.2: HTTP/1.0 and 1.1 are served (a higher 1.x is read as 1.1 by http-version.ts).
 function versionError(req: IncomingMessage): HttpError | undefined {
-  if (req.httpVersionMajor === 0) {
-    return malformed('the request line must end with the HTTP version, e.g. HTTP/1.1');
-  }
-  if (req.httpVersionMajor > 1) return versionNotSupported(`HTTP/${req.httpVersion}`);
+  const hadVersion = firstLineHadVersion(req.socket);
+  // Node reads a line with no version as HTTP/0.9; http-version.ts tells them apart on a connection's first request.
+  if (req.httpVersionMajor === 0 && hadVersion !== true) return malformed(NO_VERSION);
+  if (req.httpVersionMajor !== 1) return versionNotSupported(`HTTP/${req.httpVersion}`);
   return undefined;
 }
 
@@ -91,7 +94,7 @@ export function clientErrorAnswer(error: ParserError): HttpError {
       return new HttpError(408, 'request timeout', [{ message: 'the request did not arrive in time' }]);
     case 'HPE_INVALID_VERSION': {
       const version = wellFormedVersion(error);
-      return version === undefined ? malformed('the request line must end with the HTTP version, e.g. HTTP/1.1') : versionNotSupported(version);
+      return version === undefined ? malformed(NO_VERSION) : versionNotSupported(version);
     }
     case 'HPE_INVALID_TRANSFER_ENCODING':
       return fieldProblem('Transfer-Encoding', 'must end with chunked, once');

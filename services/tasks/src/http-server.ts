@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError, sendError } from './errors.js';
 import { clientErrorAnswer, protocolError } from './http-protocol.js';
-import { readHigherMinorVersionsAsHttp11 } from './http-version.js';
+import { watchFirstRequestLine } from './http-version.js';
 
 /**
  * Node's own limit on a request's head (request line and headers): above the contract's limits (limits.ts), so that
@@ -53,7 +53,7 @@ export function createHttpServer(handler: http.RequestListener): http.Server {
     },
   );
   server.timeout = CLIENT_TIMEOUTS.idleMs;
-  server.on('connection', readHigherMinorVersionsAsHttp11);
+  server.on('connection', watchFirstRequestLine);
   server.on('clientError', answerClientError);
   // An `Expect` other than 100-continue, which Node would answer with an empty 417.
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -2,33 +2,41 @@
 // at most BODY_MAX_BYTES, read whole or refused.
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './errors.js';
 import { headerLines } from './http-protocol.js';
 import { BODY_MAX_BYTES, bodyTooLarge } from './limits.js';
 
-export const jsonBody: RequestHandler = async (req, res, next) => {
+/** Reads the body whole (or refuses it: 413, or a client gone), for bodyBytesOf and parseJsonBody. */
+export const readBody: RequestHandler = async (req, res, next) => {
   const contentTypes = headerLines(req, 'Content-Type');
   if (contentTypes.length > 1) throw new HttpError(400, 'invalid header', [{ field: 'Content-Type', message: 'must be given once' }]);
+  res.locals.bodyBytes = await bodyOf(req);
+  next();
+};
+
+/** The bytes of the body readBody read (an Idempotency-Key's fingerprint hashes them). */
+export function bodyBytesOf(res: Response): Buffer {
+  const bytes: unknown = res.locals.bodyBytes;
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0);
+}
+
+/**
+ * The body readBody read, parsed; a 415 or 400 when it is not JSON in UTF-8. These come once the body is read whole,
+ * so that an Idempotency-Key stores them as the request's answer.
+ */
+export function parseJsonBody(req: Request, res: Response): unknown {
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
     throw new HttpError(400, 'invalid body', [{ message: 'a JSON object is required' }]);
   }
-  checkContentType(contentTypes[0]);
+  checkContentType(req.headers['content-type']);
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
     throw new HttpError(415, 'unsupported content encoding', [{ field: 'Content-Encoding', message: 'the body must be sent as is, without a content coding' }]);
   }
-  const bytes = await readBody(req);
+  const bytes = bodyBytesOf(res);
   if (!isUtf8(bytes)) throw new HttpError(400, 'invalid body', [{ message: 'must be valid UTF-8' }]);
-  res.locals.bodyBytes = bytes;
-  req.body = parseJson(bytes.toString('utf8'));
-  next();
-};
-
-/** The bytes of the body jsonBody read (an Idempotency-Key's fingerprint hashes them). */
-export function bodyBytesOf(res: Response): Buffer {
-  const bytes: unknown = res.locals.bodyBytes;
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0);
+  return parseJson(bytes.toString('utf8'));
 }
 
 function checkContentType(value: string | undefined): void {
@@ -46,7 +54,7 @@ function checkContentType(value: string | undefined): void {
 }
 
 /** The whole body, or a 413 as soon as it passes the limit (the connection then closes, the rest unread). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

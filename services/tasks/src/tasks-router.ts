@@ -1,11 +1,11 @@
 // The /tasks routes: list, create, read, update, delete.
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { Types, type Connection, type QueryFilter } from 'mongoose';
 import type { DatabaseCalls } from './database-calls.js';
 import { DATABASE_TIMEOUTS, isDuplicateKey } from './db.js';
 import { HttpError } from './errors.js';
 import { errorAnswer, fingerprintOf, IdempotencyKeys, idempotencyKeyOf, sendAnswer, type StoredAnswer } from './idempotency.js';
-import { bodyBytesOf, jsonBody } from './json-body.js';
+import { bodyBytesOf, parseJsonBody, readBody } from './json-body.js';
 import { serveMethods } from './methods.js';
 import { serializeTask, taskFromJson, taskModel, type Task, type TaskJson } from './task-model.js';
 import {
@@ -53,9 +53,9 @@ export function tasksRouter(connection: Connection, database: DatabaseCalls, clo
     res.json({ items: tasks.map(serializeTask), total, limit, offset, next: nextPage(req.baseUrl, query, total) });
   };
 
-  /** The answer to a create, decided before anything is written: 201 with the new task, or 400 for a bad body. */
-  const createAnswer = (req: Request): StoredAnswer => {
-    const fields = parseRequest(createTaskBody, req.body, 'body');
+  /** The answer to a create, decided before anything is written: 201 with the new task, or a 4xx for a bad body. */
+  const createAnswer = (req: Request, res: Response): StoredAnswer => {
+    const fields = parseRequest(createTaskBody, parseJsonBody(req, res), 'body');
     const now = clock();
     const task = serializeTask({
       _id: new Types.ObjectId(),
@@ -71,14 +71,14 @@ export function tasksRouter(connection: Connection, database: DatabaseCalls, clo
   const create: RequestHandler = async (req, res) => {
     const key = idempotencyKeyOf(req);
     if (key === undefined) {
-      const answer = createAnswer(req);
+      const answer = createAnswer(req, res);
       await database.begin().write(() => insertTaskOf(answer));
       sendAnswer(res, answer, false);
       return;
     }
     let answer: StoredAnswer;
     try {
-      answer = createAnswer(req);
+      answer = createAnswer(req, res);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       answer = errorAnswer(error);
@@ -98,8 +98,9 @@ export function tasksRouter(connection: Connection, database: DatabaseCalls, clo
   // One $set, atomic on MongoDB, and never two at once for one task (DatabaseCalls.write), as FerretDB needs. The time
   // is taken when the update is sent, and $max keeps updated_at from moving back, whatever the order of arrival.
   const update: RequestHandler = async (req, res) => {
+    const body = parseJsonBody(req, res);
     const id = taskId(req);
-    const changes = parseRequest(updateTaskBody, req.body, 'body');
+    const changes = parseRequest(updateTaskBody, body, 'body');
     const task = await database.begin().write(
       () =>
         Task.findByIdAndUpdate(
@@ -122,8 +123,8 @@ export function tasksRouter(connection: Connection, database: DatabaseCalls, clo
     res.status(204).end();
   };
 
-  serveMethods(router, '/', { GET: [list], POST: [rejectQuery, jsonBody, create] });
-  serveMethods(router, '/:id', { GET: [rejectQuery, read], PATCH: [rejectQuery, jsonBody, update], DELETE: [rejectQuery, remove] });
+  serveMethods(router, '/', { GET: [list], POST: [rejectQuery, readBody, create] });
+  serveMethods(router, '/:id', { GET: [rejectQuery, read], PATCH: [rejectQuery, readBody, update], DELETE: [rejectQuery, remove] });
   router.use(malformedId);
   return router;
 }

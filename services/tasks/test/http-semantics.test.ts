@@ -64,13 +64,20 @@ describe('HTTP semantics', () => {
       });
     }
 
-    for (const version of ['HTTP/2.0', 'HTTP/3.0', 'HTTP/9.9']) {
+    for (const version of ['HTTP/0.9', 'HTTP/2.0', 'HTTP/3.0', 'HTTP/9.9']) {
       it(`answers ${version} with 505 and closes`, async () => {
         const reply = await onlyAnswer(`GET /health ${version}\r\nHost: t\r\n\r\n`);
         await expectError(reply, 505);
         expect(reply.statusLine).to.match(/^HTTP\/1\.1 505 /);
       });
     }
+
+    it('reads the version after empty lines before the request line, as the parser skips them', async () => {
+      await expectError(await onlyAnswer('\r\nGET /health HTTP/0.9\r\nHost: t\r\n\r\n'), 505);
+      await expectError(await onlyAnswer('\r\n\r\nGET /health\r\nHost: t\r\n\r\n'), 400);
+      const served = await onlyAnswer('\r\nGET /health HTTP/1.2\r\nHost: t\r\nConnection: close\r\n\r\n');
+      expect(served.statusLine).to.equal('HTTP/1.1 200 OK');
+    });
 
     for (const [name, line] of [
       ['no version', 'GET /health'],
@@ -87,6 +94,13 @@ describe('HTTP semantics', () => {
     it('serves HTTP/1.2 on the first request of a connection only: a later one gets 505', async () => {
       const { answers } = await exchange(server.port, 'GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.2\r\nHost: t\r\n\r\n');
       expect(answers.map((answer) => answer.status)).to.deep.equal([200, 505]);
+    });
+
+    it('reads a later request line of a connection as Node does: HTTP/0.9 there is a 400, as a line with no version', async () => {
+      for (const line of ['GET /health HTTP/0.9', 'GET /health']) {
+        const { answers } = await exchange(server.port, `GET /health HTTP/1.1\r\nHost: t\r\n\r\n${line}\r\nHost: t\r\n\r\n`);
+        expect(answers.map((answer) => answer.status)).to.deep.equal([200, 400]);
+      }
     });
   });
 

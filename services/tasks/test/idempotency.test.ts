@@ -31,12 +31,12 @@ function movableClock({ running }: { running: boolean }): { clock: () => Date; a
   };
 }
 
-/** POST /tasks with `body` (an object as JSON, a string as is), and `key` unless undefined. */
-const post = (url: string, key: string | undefined, body: unknown): Promise<Reply> =>
+/** POST /tasks with `body` (an object as JSON, a string or bytes as is), and `key` unless undefined; JSON unless `headers` say otherwise. */
+const post = (url: string, key: string | undefined, body: unknown, headers: Record<string, string> = {}): Promise<Reply> =>
   request(url, '/tasks', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }), ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   });
 
 function expectReplayOf(reply: Reply, first: Reply): void {
@@ -107,11 +107,25 @@ describe('Idempotency-Key on POST /tasks', function () {
     expect(await tasksTitled(server.url, 'corrected')).to.equal(0);
   });
 
-  it('an answer given before the body is parsed leaves the key unused: malformed JSON, then a good body with that key', async () => {
-    expect((await post(server.url, 'unparsed-1', '{"title":')).status).to.equal(400);
-    const created = await post(server.url, 'unparsed-1', { title: 'parsed at last' });
-    expect(created.status, created.text).to.equal(201);
-    expect(created.headers['idempotent-replayed']).to.equal(undefined);
+  describe('a body that is not JSON in UTF-8 is stored too: its retry gets the same answer, another body with the key a 422', () => {
+    const cases: [string, number, string | Buffer, Record<string, string>][] = [
+      ['a Content-Type that is not JSON', 415, '{"title":"typed as text"}', { 'content-type': 'text/plain' }],
+      ['a charset other than utf-8', 415, '{"title":"latin"}', { 'content-type': 'application/json; charset=latin1' }],
+      ['a Content-Encoding', 415, '{"title":"encoded"}', { 'content-encoding': 'gzip' }],
+      ['malformed JSON', 400, '{"title":', {}],
+      ['bytes that are not UTF-8', 400, Buffer.from('{"title":"\xff"}', 'latin1'), {}],
+    ];
+    for (const [index, [name, status, body, headers]] of cases.entries()) {
+      it(`${name}: ${status}, replayed; then 422 for a good body, nothing created`, async () => {
+        const key = `not-json-${index}`;
+        const first = await post(server.url, key, body, headers);
+        expect(first.status, first.text).to.equal(status);
+        expect(first.headers['idempotent-replayed']).to.equal(undefined);
+        expectReplayOf(await post(server.url, key, body, headers), first);
+        expectKeyError(await post(server.url, key, { title: `corrected ${name}` }), 422);
+        expect(await tasksTitled(server.url, `corrected ${name}`)).to.equal(0);
+      });
+    }
   });
 
   describe('a malformed key: 400 naming Idempotency-Key, nothing created, as openapi.json says', () => {
