@@ -115,6 +115,16 @@ async function main(): Promise<void> {
             recordPath: `/microservices/bench/${service}/releases`,
             proxyImage: defaultProxyImage,
             awsCliImage: defaultAwsCliImage,
+            // Its HTTPS is not what this bench measures: free ports, and a CA that refuses connections.
+            tls: {
+                siteName: "127.0.0.2",
+                publicIp: "127.0.0.2",
+                acmeDirectory: "https://127.0.0.1:9/directory",
+                storePath: `/microservices/bench/${service}/certificates`,
+                storeKeyArn: `alias/microservices/bench/${service}`,
+                httpsPort: await freePort(),
+                httpPort: await freePort(),
+            },
         };
         fs.writeFileSync(paths.config, renderReleaseConfig(host, paths));
         const script = path.join(__dirname, "..", "..", "components", "release", "release-service.sh");
