@@ -8,9 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { defaultAwsCliImage, defaultProxyImage, renderReleaseConfig } from "../../components/host/bootstrap";
-import { proxyVersion } from "../../test/release/engine";
-import { tool } from "../../test/tools";
+import { noCertificateAuthority, startHostProxy } from "../proxy/caddy";
 
 const slowloris = 100;
 const slowBodies = 20;
@@ -89,7 +87,7 @@ function closed(lifetimes: number[]): Closed {
 
 async function main(): Promise<void> {
     const seconds = option("seconds", 10);
-    const { freePort, runCommand, startProcess, teardown, waitFor } = await lib("processes.mjs");
+    const { freePort, teardown } = await lib("processes.mjs");
     const { createRequestsSchema, seedTasks, startFerretDb, startPostgres } = await lib("databases.mjs");
     const { buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
     const { runLoad } = await lib("load.mjs");
@@ -101,46 +99,10 @@ async function main(): Promise<void> {
         return { p50: figures.p50, p99: figures.p99, answered: figures.answered, errors: figures.errors, timeouts: figures.timeouts };
     };
 
-    /** Caddy on a free port in front of `upstream`, with the config the release script renders for the hosts. */
+    /** Caddy in front of `upstream`, with the config the release script renders for the hosts: its service port. */
     const startProxy = async (service: string, upstream: string): Promise<string> => {
-        const port = await freePort();
-        const folder = fs.mkdtempSync(path.join(workDir, `${service}-proxy-`));
-        const paths = { config: path.join(folder, "release-service.env"), state: path.join(folder, "state"), run: path.join(folder, "run") };
-        fs.mkdirSync(path.join(paths.run, "proxy"), { recursive: true });
-        const host = {
-            serviceName: service,
-            port,
-            healthPath: "/health",
-            region: "eu-west-1",
-            recordPath: `/microservices/bench/${service}/releases`,
-            proxyImage: defaultProxyImage,
-            awsCliImage: defaultAwsCliImage,
-            // Its HTTPS is not what this bench measures: free ports, and a CA that refuses connections.
-            tls: {
-                siteName: "127.0.0.2",
-                publicIp: "127.0.0.2",
-                acmeDirectory: "https://127.0.0.1:9/directory",
-                storePath: `/microservices/bench/${service}/certificates`,
-                storeKeyArn: `alias/microservices/bench/${service}`,
-                httpsPort: await freePort(),
-                httpPort: await freePort(),
-            },
-        };
-        fs.writeFileSync(paths.config, renderReleaseConfig(host, paths));
-        const script = path.join(__dirname, "..", "..", "components", "release", "release-service.sh");
-        const config = await runCommand("bash", [script, "proxy-config", upstream], {
-            env: { ...process.env, RELEASE_CONFIG: paths.config },
-        });
-        fs.writeFileSync(path.join(folder, "caddy.json"), config);
-        const env = { PATH: process.env.PATH, HOME: folder, XDG_CONFIG_HOME: folder, XDG_DATA_HOME: folder };
-        startProcess(`${service}-proxy`, tool(`caddy-${proxyVersion}`), ["run", "--config", path.join(folder, "caddy.json")], {
-            cwd: folder,
-            env,
-            logFile: path.join(workDir, `${service}-proxy.log`),
-        });
-        const url = `http://127.0.0.1:${port}`;
-        await waitFor(`the ${service} proxy`, async () => (await fetch(`${url}/health`)).status === 200);
-        return url;
+        const proxy = await startHostProxy({ workDir, service, upstream, tls: noCertificateAuthority });
+        return `http://127.0.0.1:${proxy.port}`;
     };
 
     const attack = async (service: string, route: Row["path"], url: string, bodyPath: string, normal: Figures): Promise<Row> => {

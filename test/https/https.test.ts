@@ -77,7 +77,11 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
     };
 
     /** A host of the service (`name` tells apart the containers of two hosts on one engine), not yet booted. */
-    const newHost = async (name: string, ca: TestCa, options: { siteName?: string; renewCheckSeconds?: number } = {}) => {
+    const newHost = async (
+        name: string,
+        ca: { directory: string },
+        options: { siteName?: string; renewCheckSeconds?: number; storePath?: string } = {},
+    ) => {
         const holder: { host?: TestHost } = {};
         const metadata = await address.metadataFor(() => holder.host !== undefined && address.holder === holder.host);
         const host = new TestHost(engine, moto, helpers, {
@@ -86,7 +90,7 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
                 siteName: options.siteName ?? elasticIp,
                 publicIp: elasticIp,
                 acmeDirectory: ca.directory,
-                storePath,
+                storePath: options.storePath ?? storePath,
                 storeKeyArn: keyArn,
                 renewCheckSeconds: options.renewCheckSeconds ?? 2,
             },
@@ -100,6 +104,14 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
     const release = async (host: TestHost, version: string) => {
         const result = await host.deploy({ image: images[version], settings: {}, secrets: {}, healthTimeoutSeconds: 20 });
         expect(result.status, result.stderr).to.equal(0);
+    };
+
+    /** Boots a host and returns its bootstrap's log; fails when the bootstrap does. */
+    const boot = async (host: TestHost): Promise<string> => {
+        await host.writeFiles();
+        const bootstrap = await host.runBootstrap();
+        expect(bootstrap.status, bootstrap.stderr).to.equal(0);
+        return bootstrap.stderr;
     };
 
     /** The stored pointer's fields, and each stored parameter's version (a write makes a new one). */
@@ -157,6 +169,7 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
             expect(redirect.headers.location).to.equal(`https://${elasticIp}/tasks?done=true`);
             const secure = await httpsGet(address.httpsPort, "/health", ca.root);
             expect(secure.headers["strict-transport-security"]).to.equal("max-age=31536000");
+            expect(secure.headers["alt-svc"], "no HTTP/3: the security group opens no UDP").to.equal(undefined);
             expect(await get(first.port, "/version")).to.deep.equal({ status: 200, body: "v1\n" });
         });
 
@@ -198,10 +211,7 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
 
         it("serves a replacement host's first request in HTTPS with the stored certificate: nothing is issued", async () => {
             const replacement = await newHost("tasks-next", ca);
-            await replacement.writeFiles();
-            const bootstrap = await replacement.runBootstrap();
-            expect(bootstrap.status, bootstrap.stderr).to.equal(0);
-            expect(bootstrap.stderr).to.include(`restored the proxy's certificates for ${elasticIp} from ${storePath}`);
+            expect(await boot(replacement)).to.include(`restored the proxy's certificates for ${elasticIp} from ${storePath}`);
             await release(replacement, "v3");
             const stored = store().versions;
 
@@ -221,7 +231,10 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
             const ca = await startCa();
             const host = await newHost("named", ca, { siteName: "tasks.example.test" });
             address.holder = host;
-            await host.boot();
+            // The store holds the Elastic IP's certificate from another CA: this host leaves it alone.
+            expect(await boot(host)).to.include(
+                `the stored certificate is for ${elasticIp} from ${store().fields.ca} under ${keyArn}; the proxy obtains its own`,
+            );
             await release(host, "v1");
             const answer = await eventually(
                 () => httpsGet(address.httpsPort, "/version", ca.root, "tasks.example.test"),
@@ -233,6 +246,38 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
             expect(ca.orders.at(-1)).to.deep.equal({ identifiers: [{ type: "dns", value: "tasks.example.test" }], profile: undefined, refused: false });
             const redirect = await httpGet(address.httpPort, "/tasks", elasticIp);
             expect(redirect.headers.location).to.equal("https://tasks.example.test/tasks");
+        });
+    });
+
+    describe("the store and the first try", () => {
+        it("fails the bootstrap of a host whose store for its site cannot be read whole, and leaves the host unmarked", async () => {
+            const brokenStore = "/microservices/test/broken/certificates";
+            const ca = await startCa();
+            const put = (name: string, type: string, value: string) =>
+                moto.aws("ssm", "put-parameter", "--name", `${brokenStore}/${name}`, "--type", type, "--value", value, "--overwrite");
+            put("part-0", "SecureString", "bm90IHRoZSBzdG9yZWQgY2VydGlmaWNhdGVz");
+            put("current", "String", `site=${elasticIp}\nca=${ca.directory}\nkey=${keyArn}\nparts=1\nsha256=${"0".repeat(64)}`);
+            const host = await newHost("broken", ca, { storePath: brokenStore });
+            await host.writeFiles();
+            const bootstrap = await host.runBootstrap();
+            expect(bootstrap.status).to.equal(1);
+            expect(bootstrap.stderr).to.include("the certificate store changed while it was read; reading it again");
+            expect(bootstrap.stderr).to.include(
+                "release-service[broken]: bootstrap failed: the certificate store's parts do not match its pointer (read 3 times)",
+            );
+            expect(fs.existsSync(`${host.paths.state}/bootstrapped`)).to.equal(false);
+        });
+
+        it("has the proxy try once, when the host holds the address and has no certificate", async () => {
+            const host = await newHost("unanswered", { directory: "https://127.0.0.1:9/directory" }, { storePath: "/microservices/test/unanswered/certificates" });
+            await boot(host);
+            address.holder = host;
+            const first = await host.certificates();
+            expect(first.status, first.stderr).to.equal(0);
+            expect(first.stderr).to.include("the proxy tries now");
+            const second = await host.certificates();
+            expect(second.status, second.stderr).to.equal(0);
+            expect(second.stderr).to.equal("");
         });
     });
 
