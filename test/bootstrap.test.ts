@@ -135,13 +135,12 @@ describe("host bootstrap (user data)", () => {
         const { userData: withDomains, publicIps: addresses } = await userDataOf("dev", {
             ...minimalConfig,
             tasksDomain: "tasks.example.com",
-            acmeCa: "letsencrypt-staging",
             acmeEmail: "ops@example.com",
         });
         const config = file(parseUserData(withDomains.tasks), "/etc/release-service.env").content;
         expect(config).to.include(
             `SITE_NAME=tasks.example.com\nPUBLIC_IP=${addresses.tasks}\nHTTPS_PORT=443\nHTTP_PORT=80\n` +
-                "ACME_CA=https://acme-staging-v02.api.letsencrypt.org/directory\nACME_PROFILE=\nACME_EMAIL=ops@example.com\n",
+                "ACME_CA=https://acme-v02.api.letsencrypt.org/directory\nACME_PROFILE=\nACME_EMAIL=ops@example.com\n",
         );
         const requests = file(parseUserData(withDomains.requests), "/etc/release-service.env").content;
         expect(requests).to.include(`SITE_NAME=${addresses.requests}\n`);

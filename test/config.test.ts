@@ -361,13 +361,12 @@ describe("stack config", () => {
         expect(run.resources).not.to.be.empty;
     });
 
-    it("accepts a domain per service in the zone, the zone's apex, staging, and a contact address", async () => {
+    it("accepts a domain per service in the zone, the zone's apex, and a contact address", async () => {
         const run = await runProgram({
             ...minimalConfig,
             dnsZone: "example.com",
             tasksDomain: "example.com",
             requestsDomain: "requests-1.eu.example.com",
-            acmeCa: "letsencrypt-staging",
             acmeEmail: "ops+certs@example.com",
         });
         expect(run.resources.filter((resource) => resource.type === "aws:route53/record:Record")).to.have.length(2);

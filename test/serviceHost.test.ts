@@ -13,6 +13,7 @@ import {
     stackFileConfig,
     valueOf,
 } from "./mocks";
+import { decodeUserData } from "./cloudConfig";
 
 const amd64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"];
 const arm64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"];
@@ -363,6 +364,25 @@ describe("ServiceHost settings", () => {
         const oneDomain = await runProgram({ ...minimalConfig, dnsZone: "example.com", tasksDomain: "tasks.example.com" });
         expect(ofType(oneDomain.resources, "aws:route53/record:Record").map((record) => record.name)).to.deep.equal(["tasks-dns"]);
         expect(await valueOf(oneDomain.outputs.requestsUrl)).to.equal(`https://${await valueOf(oneDomain.outputs.requestsPublicIp)}`);
+    });
+
+    it("gets certificates from Let's Encrypt staging when asked, and warns that no client trusts them", async () => {
+        const warnings: string[] = [];
+        const warn = console.warn;
+        console.warn = (message: string) => warnings.push(message);
+        try {
+            const staging = await runProgram({ ...minimalConfig, acmeCa: "letsencrypt-staging" });
+            expect(warnings).to.deep.equal([
+                "warning: [runtime] acmeCa is letsencrypt-staging: the hosts' certificates are Let's Encrypt's staging ones, which no browser or client trusts",
+            ]);
+            warnings.length = 0;
+            await runProgram(minimalConfig);
+            expect(warnings).to.deep.equal([]);
+            const userData = decodeUserData(inputsOf(staging, "tasks-host").userDataBase64);
+            expect(userData).to.include("ACME_CA=https://acme-staging-v02.api.letsencrypt.org/directory\n");
+        } finally {
+            console.warn = warn;
+        }
     });
 
     it("opens no public port when the stack lists no CIDR, and keeps tasks reachable from requests", async () => {

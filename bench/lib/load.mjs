@@ -5,9 +5,8 @@ import { headersFor } from './workloads.mjs';
 /**
  * Loads `baseUrl` with `workload` over `connections` keep-alive connections for `duration` seconds.
  * `observe(status)` is called on every answer (status) and every failed request (status 0), in real time.
- * `headers` go with every request (`connection: close` makes each request open a connection of its own).
  */
-export async function runLoad({ baseUrl, workload, connections, duration, warmup = 0, observe, headers = {} }) {
+export async function runLoad({ baseUrl, workload, connections, duration, warmup = 0, observe }) {
   const options = {
     url: baseUrl,
     connections,
@@ -19,7 +18,7 @@ export async function runLoad({ baseUrl, workload, connections, duration, warmup
       setupRequest: (request, context) => {
         const built = operation.request();
         context[step] = built;
-        return { ...request, method: built.method, path: built.path, headers: { ...headers, ...headersFor(built) }, body: built.body };
+        return { ...request, method: built.method, path: built.path, headers: headersFor(built), body: built.body };
       },
       onResponse: (status, body, context) => operation.answered(context[step], status, body),
     })),

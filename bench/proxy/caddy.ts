@@ -6,11 +6,12 @@ import { defaultAwsCliImage, defaultProxyImage, HostTls, renderReleaseConfig } f
 import { proxyVersion } from "../../test/release/engine";
 import { tool } from "../../test/tools";
 
-/** The proxy's three ports: HTTPS, the redirect, and the service's own (plain HTTP, for peers). */
+/** The proxy's three ports (HTTPS, the redirect, and the service's own, plain HTTP for peers) and its process id. */
 export interface HostProxy {
     httpsPort: number;
     httpPort: number;
     port: number;
+    pid: number;
 }
 
 /** The HTTPS of a proxy whose certificate no bench looks at: a CA that refuses connections. */
@@ -30,7 +31,7 @@ export async function startHostProxy(options: {
     env?: NodeJS.ProcessEnv;
 }): Promise<HostProxy> {
     const { freePort, runCommand, startProcess, waitFor } = await lib("processes.mjs");
-    const ports: HostProxy = { httpsPort: await freePort(), httpPort: await freePort(), port: await freePort() };
+    const ports = { httpsPort: await freePort(), httpPort: await freePort(), port: await freePort() };
     const folder = fs.mkdtempSync(path.join(options.workDir, `${options.service}-proxy-`));
     const paths = { config: path.join(folder, "release-service.env"), state: path.join(folder, "state"), run: path.join(folder, "run") };
     fs.mkdirSync(path.join(paths.run, "proxy"), { recursive: true });
@@ -57,11 +58,11 @@ export async function startHostProxy(options: {
     });
     fs.writeFileSync(path.join(folder, "caddy.json"), config);
     const env = { PATH: process.env.PATH, HOME: folder, XDG_CONFIG_HOME: folder, XDG_DATA_HOME: folder, ...options.env };
-    startProcess(`${options.service}-proxy`, tool(`caddy-${proxyVersion}`), ["run", "--config", path.join(folder, "caddy.json")], {
+    const caddy = startProcess(`${options.service}-proxy`, tool(`caddy-${proxyVersion}`), ["run", "--config", path.join(folder, "caddy.json")], {
         cwd: folder,
         env,
         logFile: path.join(options.workDir, `${options.service}-proxy.log`),
     });
     await waitFor(`the ${options.service} proxy`, async () => (await fetch(`http://127.0.0.1:${ports.port}/health`)).status === 200);
-    return ports;
+    return { ...ports, pid: caddy.pid };
 }
