@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { noCertificateAuthority, startHostProxy } from "../proxy/caddy";
+import { lib, option, report, runBench } from "../shared/cli";
+import { noCertificateAuthority, startHostProxy } from "../shared/proxy";
 
 const slowloris = 100;
 const slowBodies = 20;
@@ -37,14 +38,8 @@ interface Row {
     slowBodies: Closed;
 }
 
-function option(name: string, fallback: number): number {
-    const index = process.argv.indexOf(`--${name}`);
-    return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
 const progress = (text: string) => process.stderr.write(`slow-clients: ${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const lib = (name: string) => import(path.join(__dirname, "..", "lib", name));
 
 /**
  * Keeps `count` sockets open against `port`, each sending `head` and then `drip` every second, and opens a new one
@@ -158,36 +153,27 @@ async function main(): Promise<void> {
         fs.rmSync(workDir, { recursive: true, force: true });
     }
 
-    if (process.argv.includes("--json")) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-    }
-    const cell = (figures: Figures) => `${figures.p50} / ${figures.p99} | ${figures.answered} | ${figures.errors} (${figures.timeouts})`;
-    const lives = (kind: Closed) => (kind.medianSeconds === null ? "none closed" : `${kind.count}, after ${kind.medianSeconds.toFixed(1)} s`);
-    const lines = [
-        `${clients} keep-alive clients sending GET /health for ${seconds} s each time; the slow clients start 3 s before`,
-        "",
-        "| service | path | p50 / p99 ms | answered | errors (timeouts) | with slow clients: p50 / p99 ms | answered | errors (timeouts) | p99 × | slow headers closed (median life) | slow bodies closed (median life) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        ...rows.map((row) =>
-            [
-                row.service,
-                row.path,
-                cell(row.normal),
-                cell(row.attacked),
-                row.attacked.answered === 0 ? "no answer" : (row.attacked.p99 / Math.max(row.normal.p99, 1)).toFixed(1),
-                lives(row.slowHeaders),
-                lives(row.slowBodies),
-            ].join(" | "),
-        ).map((line) => `| ${line} |`),
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
+    report(rows, (rows) => {
+        const cell = (figures: Figures) => `${figures.p50} / ${figures.p99} | ${figures.answered} | ${figures.errors} (${figures.timeouts})`;
+        const lives = (kind: Closed) => (kind.medianSeconds === null ? "none closed" : `${kind.count}, after ${kind.medianSeconds.toFixed(1)} s`);
+        return [
+            `${clients} keep-alive clients sending GET /health for ${seconds} s each time; the slow clients start 3 s before`,
+            "",
+            "| service | path | p50 / p99 ms | answered | errors (timeouts) | with slow clients: p50 / p99 ms | answered | errors (timeouts) | p99 × | slow headers closed (median life) | slow bodies closed (median life) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            ...rows.map((row) =>
+                [
+                    row.service,
+                    row.path,
+                    cell(row.normal),
+                    cell(row.attacked),
+                    row.attacked.answered === 0 ? "no answer" : (row.attacked.p99 / Math.max(row.normal.p99, 1)).toFixed(1),
+                    lives(row.slowHeaders),
+                    lives(row.slowBodies),
+                ].join(" | "),
+            ).map((line) => `| ${line} |`),
+        ];
+    });
 }
 
-main().then(
-    () => process.exit(0),
-    (error) => {
-        process.stderr.write(`slow-clients: ${error.stack}\n`);
-        process.exit(1);
-    },
-);
+runBench("slow-clients", main);

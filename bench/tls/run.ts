@@ -13,7 +13,8 @@ import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import { ElasticAddress, elasticIp, httpsGet, makeFrontCertificate, TestCa } from "../../test/https/acme";
-import { startHostProxy } from "../proxy/caddy";
+import { lib, option, report, runBench } from "../shared/cli";
+import { startHostProxy } from "../shared/proxy";
 
 interface Figures {
     rps: number;
@@ -30,13 +31,7 @@ interface Row {
     tls: Figures;
 }
 
-function option(name: string, fallback: number): number {
-    const index = process.argv.indexOf(`--${name}`);
-    return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
 const progress = (text: string) => process.stderr.write(`tls: ${text}\n`);
-const lib = (name: string) => import(path.join(__dirname, "..", "lib", name));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
@@ -169,30 +164,21 @@ async function main(): Promise<void> {
         fs.rmSync(workDir, { recursive: true, force: true });
     }
 
-    if (process.argv.includes("--json")) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-    }
-    const cell = (figures: Figures) =>
-        `${figures.rps.toFixed(0)} | ${figures.p50} / ${figures.p99} | ${figures.proxyCpuMs.toFixed(2)} | ${figures.errors}`;
-    const lines = [
-        `${connections} clients sending GET /tasks/{id}, ${seconds} s a run, median of ${rounds} rounds (plain HTTP and HTTPS in turn)`,
-        "",
-        "| clients | plain HTTP: req/s | p50 / p99 ms | proxy CPU ms a request | errors | HTTPS: req/s | p50 / p99 ms | proxy CPU ms a request | errors | throughput lost | p99 × |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        ...rows.map(
-            (row) =>
-                `| ${row.clients} | ${cell(row.plain)} | ${cell(row.tls)} | ${(100 * (1 - row.tls.rps / row.plain.rps)).toFixed(1)} % | ` +
-                `${(row.tls.p99 / Math.max(row.plain.p99, 1)).toFixed(2)} |`,
-        ),
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
+    report(rows, (rows) => {
+        const cell = (figures: Figures) =>
+            `${figures.rps.toFixed(0)} | ${figures.p50} / ${figures.p99} | ${figures.proxyCpuMs.toFixed(2)} | ${figures.errors}`;
+        return [
+            `${connections} clients sending GET /tasks/{id}, ${seconds} s a run, median of ${rounds} rounds (plain HTTP and HTTPS in turn)`,
+            "",
+            "| clients | plain HTTP: req/s | p50 / p99 ms | proxy CPU ms a request | errors | HTTPS: req/s | p50 / p99 ms | proxy CPU ms a request | errors | throughput lost | p99 × |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            ...rows.map(
+                (row) =>
+                    `| ${row.clients} | ${cell(row.plain)} | ${cell(row.tls)} | ${(100 * (1 - row.tls.rps / row.plain.rps)).toFixed(1)} % | ` +
+                    `${(row.tls.p99 / Math.max(row.plain.p99, 1)).toFixed(2)} |`,
+            ),
+        ];
+    });
 }
 
-main().then(
-    () => process.exit(0),
-    (error) => {
-        process.stderr.write(`tls: ${error.stack}\n`);
-        process.exit(1);
-    },
-);
+runBench("tls", main);

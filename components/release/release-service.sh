@@ -431,24 +431,22 @@ holds_address() {
   [ "$(metadata public-ipv4 2>/dev/null)" = "$PUBLIC_IP" ]
 }
 
+# The value of NAME in a text of NAME=value lines.
+field_of() {
+  sed -n "s/^$1=//p" <<<"$2"
+}
+
 # Sets store_site, store_ca, store_key, store_parts and store_sha256 from the store's pointer; returns 1 when there
 # is none.
 read_store_pointer() {
-  local text name value
+  local text
   if ! text=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/current" --query Parameter.Value --output text 2>&1); then
     [[ $text == *ParameterNotFound* ]] && return 1
     fail "could not read $CERTIFICATE_STORE/current: ${text//$'\n'/ }"
   fi
-  store_site="" store_ca="" store_key="" store_parts=0 store_sha256=""
-  while IFS='=' read -r name value; do
-    case $name in
-      site) store_site=$value ;;
-      ca) store_ca=$value ;;
-      key) store_key=$value ;;
-      parts) store_parts=$value ;;
-      sha256) store_sha256=$value ;;
-    esac
-  done <<<"$text"
+  store_site=$(field_of site "$text") store_ca=$(field_of ca "$text") store_key=$(field_of key "$text")
+  store_parts=$(field_of parts "$text") store_sha256=$(field_of sha256 "$text")
+  [[ $store_parts =~ ^[1-9][0-9]*$ ]] || fail "$CERTIFICATE_STORE/current names no parts: ${text//$'\n'/ }"
 }
 
 # Writes the certificates and account on disk to the store.

@@ -5,6 +5,7 @@ import * as path from "path";
 import { defaultAwsCliImage, defaultProxyImage, HostTls, renderReleaseConfig } from "../../components/host/bootstrap";
 import { proxyVersion } from "../../test/release/engine";
 import { tool } from "../../test/tools";
+import { lib } from "./cli";
 
 /** The proxy's three ports (HTTPS, the redirect, and the service's own, plain HTTP for peers) and its process id. */
 export interface HostProxy {
@@ -17,7 +18,6 @@ export interface HostProxy {
 /** The HTTPS of a proxy whose certificate no bench looks at: a CA that refuses connections. */
 export const noCertificateAuthority = { siteName: "127.0.0.2", publicIp: "127.0.0.2", acmeDirectory: "https://127.0.0.1:9/directory" };
 
-const lib = (name: string) => import(path.join(__dirname, "..", "lib", name));
 
 /**
  * Starts the proxy for `service` in front of `upstream` (host:port) and waits until its service port answers.
