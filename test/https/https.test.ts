@@ -4,9 +4,10 @@
 // against the CA's root, the name against the certificate.
 import { expect } from "chai";
 import * as fs from "fs";
+import * as net from "net";
 import { Moto, startMotoServer } from "../tools";
 import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushImage, pushServiceImage, Registry } from "../release/engine";
-import { get, TestHost } from "../release/host";
+import { get, TestHost, testProxyLimits } from "../release/host";
 import { ElasticAddress, elasticIp, httpGet, httpsGet, HttpsAnswer, ipAddressProfile, makeFrontCertificate, TestCa } from "./acme";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -171,6 +172,23 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
             expect(secure.headers["strict-transport-security"]).to.equal("max-age=31536000");
             expect(secure.headers["alt-svc"], "no HTTP/3: the security group opens no UDP").to.equal(undefined);
             expect(await get(first.port, "/version")).to.deep.equal({ status: 200, body: "v1\n" });
+        });
+
+        it("closes a connection that never starts its TLS handshake within the proxy's header timeout", async () => {
+            const lived = await new Promise<number>((resolve, reject) => {
+                const socket = net.connect(first.httpsPort, "127.0.0.1");
+                socket.once("error", reject);
+                socket.once("connect", () => {
+                    const connected = Date.now();
+                    const timer = setTimeout(() => socket.destroy(), 15000);
+                    socket.on("close", () => {
+                        clearTimeout(timer);
+                        resolve((Date.now() - connected) / 1000);
+                    });
+                });
+            });
+            console.log(`      figure: a silent TLS connection closed after ${lived.toFixed(1)} s (timeout ${testProxyLimits.readHeaderTimeoutSeconds} s)`);
+            expect(lived, "closed by the proxy, not by the test's 15 s").to.be.below(10);
         });
 
         it("is kept in the certificate store, encrypted with the service's key, and written again only when it changes", async () => {
