@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as net from "net";
+import * as tls from "tls";
 import { Moto, startMotoServer } from "../tools";
 import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushImage, pushServiceImage, Registry } from "../release/engine";
 import { get, TestHost, testProxyLimits } from "../release/host";
@@ -171,6 +172,14 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
             const secure = await httpsGet(address.httpsPort, "/health", ca.root);
             expect(secure.headers["strict-transport-security"]).to.equal("max-age=31536000");
             expect(secure.headers["alt-svc"], "no HTTP/3: the security group opens no UDP").to.equal(undefined);
+            const protocol = await new Promise<string | false>((resolve, reject) => {
+                const socket = tls.connect({ host: elasticIp, port: address.httpsPort, ca: ca.root, ALPNProtocols: ["h2", "http/1.1"] }, () => {
+                    resolve(socket.alpnProtocol ?? false);
+                    socket.end();
+                });
+                socket.on("error", reject);
+            });
+            expect(protocol, "HTTP/2 offered").to.equal("h2");
             expect(await get(first.port, "/version")).to.deep.equal({ status: 200, body: "v1\n" });
         });
 
