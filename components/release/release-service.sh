@@ -24,8 +24,8 @@ source "$config_file"
 : "${PROXY_NAME:?}" "${PROXY_IMAGE:?}" "${RELEASE_UNIT:?}" "${STATE_DIR:?}" "${RUN_DIR:?}"
 : "${PROXY_READ_HEADER_TIMEOUT:?}" "${PROXY_READ_TIMEOUT:?}" "${PROXY_IDLE_TIMEOUT:?}" "${PROXY_MAX_HEADER_BYTES:?}"
 : "${PROXY_REQUEST_BUFFER_BYTES:?}" "${SITE_NAME:?}" "${PUBLIC_IP:?}" "${HTTPS_PORT:?}" "${HTTP_PORT:?}" "${ACME_CA:?}"
-: "${ACME_PROFILE?}" "${ACME_EMAIL?}" "${CERTIFICATE_RENEW_INTERVAL:?}" "${CERTIFICATE_STORE:?}" "${CERTIFICATE_STORE_KEY:?}"
-: "${CERTIFICATES_TIMER:?}"
+: "${ACME_PROFILE?}" "${ACME_EMAIL?}" "${CERTIFICATE_RENEW_INTERVAL:?}" "${CERTIFICATE_STORE:?}"
+: "${CERTIFICATE_STORE_KEY:?}" "${CERTIFICATES_TIMER:?}"
 KEEP_RELEASES=${KEEP_RELEASES:-3}
 STOP_TIMEOUT_SECONDS=${STOP_TIMEOUT_SECONDS:-15}
 BOOTSTRAP_TIMEOUT_SECONDS=${BOOTSTRAP_TIMEOUT_SECONDS:-600}
@@ -411,7 +411,7 @@ prune() {
 # The proxy's certificates and ACME account (its storage's certificates/ and acme/ folders) are kept in SSM for the
 # service's next host: a gzipped tar in base64, cut into SecureString parameters of at most 4000 characters
 # (standard parameters hold 4 KB) encrypted with the service's key, then a plain pointer that names the site, the
-# CA, the key, the parts and their digest, written last. A reader that catches a write half done sees the digest differ.
+# CA, the key, the parts and their digest, written last. A reader that catches a write halfway sees the digest differ.
 
 store_part_chars=4000
 store_max_parts=8
@@ -440,7 +440,8 @@ field_of() {
 # is none.
 read_store_pointer() {
   local text
-  if ! text=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/current" --query Parameter.Value --output text 2>&1); then
+  if ! text=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/current" --query Parameter.Value \
+    --output text 2>&1); then
     [[ $text == *ParameterNotFound* ]] && return 1
     fail "could not read $CERTIFICATE_STORE/current: ${text//$'\n'/ }"
   fi
@@ -473,7 +474,8 @@ push_certificates() {
 }
 
 # Before the proxy first starts: the certificates another host of the service stored, when they are for this site, CA
-# and key (a stack destroyed and created again has a new key), so that this host serves HTTPS from the first request the address sends it. A host that has its own keeps them.
+# and key (a stack destroyed and created again has a new key), so that this host serves HTTPS from the first request
+# the address sends it. A host that has its own keeps them.
 restore_certificates() {
   local attempt blob index part
   if has_certificate; then
@@ -484,7 +486,8 @@ restore_certificates() {
     log "no certificate stored yet; the proxy obtains one once this host holds $PUBLIC_IP"
     return
   fi
-  if [ "$store_site" != "$SITE_NAME" ] || [ "$store_ca" != "$ACME_CA" ] || [ "$store_key" != "$CERTIFICATE_STORE_KEY" ]; then
+  if [ "$store_site" != "$SITE_NAME" ] || [ "$store_ca" != "$ACME_CA" ] ||
+    [ "$store_key" != "$CERTIFICATE_STORE_KEY" ]; then
     log "the stored certificate is for $store_site from $store_ca under $store_key; the proxy obtains its own"
     return
   fi
@@ -492,7 +495,8 @@ restore_certificates() {
     blob=""
     for ((index = 0; index < store_parts; index++)); do
       part=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/part-$index" --with-decryption \
-        --query Parameter.Value --output text 2>&1) || fail "could not read $CERTIFICATE_STORE/part-$index: ${part//$'\n'/ }"
+        --query Parameter.Value --output text 2>&1) ||
+        fail "could not read $CERTIFICATE_STORE/part-$index: ${part//$'\n'/ }"
       blob+=$part
     done
     [ "$(printf '%s' "$blob" | sha256sum | cut -d' ' -f1)" = "$store_sha256" ] && break
