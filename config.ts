@@ -2,6 +2,7 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { acmeDirectories, AcmeCa, acmeCas } from "./components/host/bootstrap";
 import { instanceArchitecture, Platform, platformArchitecture, platforms } from "./components/platform";
+import { ImageSigner, imageSignerProblem } from "./components/release/imageSigner";
 
 export const logLevels = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -34,6 +35,8 @@ export const configDefaults = {
     dnsZone: "",
     acmeCa: "letsencrypt",
     acmeEmail: "",
+    imageSigner: "",
+    cosignImage: "",
 };
 
 /** A service's image: a digest to release as is, or a Docker Hub repository to build and push into. */
@@ -51,6 +54,10 @@ export interface StackConfig {
     /** The hosts' reverse proxy and AWS CLI images, pinned by digest; unset: the component's defaults. */
     proxyImage?: string;
     awsCliImage?: string;
+    /** Who must have signed the images the hosts run: a GitHub workflow's URL, a PEM public key, or "none". */
+    imageSigner: ImageSigner;
+    /** The hosts' cosign image, pinned by digest; unset: the component's default. */
+    cosignImage?: string;
     /** Who runs `pulumi up`: they alone administer the secrets' keys, and use them through SSM. */
     deployerArns: string[];
     /** Who may also decrypt the secrets through SSM, e.g. a read-only drift check's role (a refresh reads them). */
@@ -127,6 +134,8 @@ const help: Record<string, KeyHelp> = {
     dnsZone: { example: "example.com" },
     acmeCa: { example: "letsencrypt-staging" },
     acmeEmail: { example: "ops@example.com" },
+    imageSigner: { example: "https://github.com/acme/microservices/.github/workflows/deploy.yml@refs/heads/main" },
+    cosignImage: { example: "registry.example.com/mirror/cosign@sha256:<64 hex digits>" },
 };
 
 /** Every project key the program reads, and those among them that are secrets. */
@@ -173,7 +182,7 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     };
 
     // An image given by digest is released as is; the others are built here and pushed with the Docker Hub account.
-    const givenImage = (key: "tasksImage" | "requestsImage" | "proxyImage" | "awsCliImage") => {
+    const givenImage = (key: "tasksImage" | "requestsImage" | "proxyImage" | "awsCliImage" | "cosignImage") => {
         const value = text(key);
         if (value && !isPinnedImage(value)) {
             problem(key, `is "${value}"; it must be an image pinned by digest, registry/namespace/name@sha256:<digest>`);
@@ -214,6 +223,18 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
 
     const proxyImage = givenImage("proxyImage");
     const awsCliImage = givenImage("awsCliImage");
+
+    // Who must have signed the images: never a default, so a stack that runs unverified images says `none`.
+    const imageSigner = text("imageSigner");
+    const signerProblem = imageSigner ? imageSignerProblem(imageSigner) : undefined;
+    if (!imageSigner) {
+        problem("imageSigner", "is not set; name who must have signed the images the hosts run, or none to run them unchecked (a local trial)");
+    } else if (signerProblem) {
+        problem("imageSigner", signerProblem);
+    } else if (builds && imageSigner !== "none") {
+        problem("imageSigner", "names a signer, but this stack builds images nobody signed; release signed digests (tasksImage and requestsImage), or set it to none");
+    }
+    const cosignImage = givenImage("cosignImage");
 
     const imagePlatform = text("imagePlatform");
     if (!(platforms as readonly string[]).includes(imagePlatform)) {
@@ -343,6 +364,8 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         healthTimeoutSeconds: Number(healthTimeout),
         proxyImage: proxyImage || undefined,
         awsCliImage: awsCliImage || undefined,
+        imageSigner,
+        cosignImage: cosignImage || undefined,
         deployerArns,
         secretReaderArns,
         ingressCidrs,

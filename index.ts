@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageSource } from "./components/image";
+import { describeImageSigner } from "./components/release/imageSigner";
 import { ServiceHost } from "./components/serviceHost";
 import { readStackConfig, ServiceImage } from "./config";
 
@@ -26,6 +27,8 @@ const shared = {
     healthTimeoutSeconds: config.healthTimeoutSeconds,
     proxyImage: config.proxyImage,
     awsCliImage: config.awsCliImage,
+    imageSigner: config.imageSigner,
+    cosignImage: config.cosignImage,
     ingressCidrs: config.ingressCidrs,
     acmeDirectory: config.acme.directory,
     acmeEmail: config.acme.email,
@@ -76,3 +79,8 @@ export const tasksReleaseId = tasks.releaseId;
 export const requestsReleaseId = requests.releaseId;
 export const tasksInstanceId = tasks.instanceId;
 export const requestsInstanceId = requests.instanceId;
+
+// 5. What the hosts require of an image before they run it; running unchecked images is said out loud.
+const verification = describeImageSigner(config.imageSigner);
+if (config.imageSigner === "none") pulumi.log.warn(verification);
+export const imageVerification = pulumi.output(verification);

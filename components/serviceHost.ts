@@ -1,11 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { acmeDirectories, defaultAwsCliImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
+import { acmeDirectories, defaultAwsCliImage, defaultCosignImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
 import { ec2AssumeRolePolicy, hostPolicy, parameterPathArn, secretsKeyPolicy } from "./identity/iam";
 import { ImageSource, serviceImage } from "./image";
 import { parameterPath, releaseRecordPath, serviceTags } from "./naming";
 import { amiParameterName, Platform } from "./platform";
 import { releaseParameters, renderReleaseDocument } from "./release/document";
+import { ImageSigner } from "./release/imageSigner";
 import { ManagedNodeReady, ReleaseGate } from "./release/waiters";
 
 export interface ServiceHostArgs {
@@ -81,6 +82,14 @@ export interface ServiceHostArgs {
     proxyImage?: string;
     /** Image that runs the AWS CLI on the host, pinned by digest. @default public.ecr.aws/aws-cli/aws-cli:<version>@sha256:<pinned> */
     awsCliImage?: string;
+    /**
+     * Who must have signed the image: the host verifies its signature before it runs it, and refuses an unsigned or
+     * foreign one. A GitHub workflow's URL (keyless), a PEM public key, or "none" (see release/imageSigner.ts). No
+     * default: running unverified images is a choice.
+     */
+    imageSigner: ImageSigner;
+    /** Image that runs cosign on the host, pinned by digest. @default ghcr.io/sigstore/cosign/cosign:<version>@sha256:<pinned> */
+    cosignImage?: string;
 }
 
 const defaults = {
@@ -101,6 +110,7 @@ const defaults = {
     proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
     acmeDirectory: acmeDirectories.letsencrypt,
+    cosignImage: defaultCosignImage,
 } satisfies Partial<ServiceHostArgs>;
 
 /** The args with every default filled in. */
@@ -336,6 +346,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                     storePath: this.certificateStorePath,
                     storeKeyArn: keyArn,
                 },
+                cosignImage: settings.cosignImage,
             }),
         );
         return new aws.ec2.Instance(
@@ -344,6 +355,9 @@ export class ServiceHost extends pulumi.ComponentResource {
                 ami,
                 instanceType: settings.instanceType,
                 subnetId,
+                // A subnet of the user's own maps no public address at launch, and the Elastic IP comes only after the
+                // first release: without one now, the host could not reach Systems Manager to get that release.
+                associatePublicIpAddress: true,
                 vpcSecurityGroupIds: [securityGroup.id],
                 iamInstanceProfile: profile.name,
                 // A hop limit of 1 keeps the service's container away from the host's role credentials.
@@ -411,6 +425,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                     settings: { ...environment, PORT: String(settings.port) },
                     secrets,
                     healthTimeoutSeconds: settings.healthTimeoutSeconds,
+                    imageSigner: settings.imageSigner,
                 }),
             );
         // Named after the release, so the gate can find it without taking its id (see ReleaseGateInputs).

@@ -1,11 +1,13 @@
 """compose.yaml, checked without a Docker engine: valid against the Compose specification's JSON schema, each service
-given exactly the environment its own schema asks for, wired and ordered as in AWS, and every container with a health
-check. The last test breaks copies of the file to show that each check catches its mistake."""
+given exactly the environment its own schema asks for (the files it reads made here as its one-shot services make
+them), wired and ordered as in AWS, and every container with a health check. The last test breaks copies of the file
+to show that each check catches its mistake."""
 
 import functools
 import json
 import re
 import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,10 +79,9 @@ def app_services(compose: dict) -> list[str]:
     return [name for name, service in compose["services"].items() if "build" in service]
 
 
-def listening_port(compose: dict, name: str) -> int | None:
+def listening_port(compose: dict, name: str, project_dir: Path) -> int | None:
     if name in app_services(compose):
-        environment = {k: interpolate(v) for k, v in environment_of(compose["services"][name]).items()}
-        return read_service_schema(name, environment)["port"]
+        return service_schema(compose, name, project_dir)["port"]
     return IMAGE_PORTS.get(compose["services"][name].get("image", "").split(":")[0])
 
 
@@ -107,16 +108,98 @@ def image_problems(compose: dict, project_dir: Path) -> list[str]:
     return problems
 
 
-def environment_problems(compose: dict, project_dir: Path) -> list[str]:
-    """Each service sets every variable its schema requires, no variable it does not know, and values its schema
-    accepts when the user's environment sets nothing (the optional log settings then stay off)."""
+def one_shot_services(compose: dict) -> list[str]:
+    """The services, not built here, that fill a named volume another service reads (compose.yaml's `keys`): they run
+    once, and finish."""
+    services = compose["services"]
+    return [
+        name
+        for name in services
+        if name not in app_services(compose)
+        and any(named_volumes(services[name]) & named_volumes(services[other]) for other in services if other != name)
+    ]
+
+
+def named_volumes(service: dict) -> set[str]:
+    return {source for source, _ in _mounts(service) if not source.startswith(".")}
+
+
+def _mounts(service: dict) -> list[tuple[str, str]]:
+    """The service's volumes as (source, target): a named volume's name, or a path for a bind mount."""
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):  # the long syntax
+            mounts.append((volume.get("source", ""), volume["target"]))
+        else:
+            source, target = volume.split(":")[:2]
+            mounts.append((source, target))
+    return mounts
+
+
+def on_this_machine(service: dict, path: str, project_dir: Path, volumes_dir: Path) -> str:
+    """Where `path`, as the service's container sees it, is here: in a bind-mounted file of the project, or in the
+    folder of volumes_dir that stands in for a named volume. A path outside every mount stays as it is."""
+    for source, target in _mounts(service):
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            host = project_dir / source if source.startswith(".") else volumes_dir / source
+            return str(host) + path[len(target) :]
+    return path
+
+
+def service_schema(compose: dict, name: str, project_dir: Path) -> dict:
+    """What the service's own schema (read_service_schema) makes of its environment in the file as its container gets
+    it: the user's environment setting nothing, and each NAME_FILE read where the service's mounts put it, once the
+    one-shot services have filled them."""
+    service = compose["services"][name]
+    volumes_dir, _ = filled_volumes(one_shot_json(compose), project_dir)
+    environment = {k: interpolate(v) for k, v in environment_of(service).items()}
+    for variable in [k for k in environment if k.endswith("_FILE")]:
+        environment[variable] = on_this_machine(service, environment[variable], project_dir, volumes_dir)
+    return read_service_schema(name, environment)
+
+
+# Deleted when the tests end.
+VOLUMES = tempfile.TemporaryDirectory(prefix="compose-volumes-")
+
+
+def one_shot_json(compose: dict) -> str:
+    """The one-shot services of the file, as JSON: files with the same ones fill their volumes alike."""
+    return json.dumps({name: compose["services"][name] for name in one_shot_services(compose)}, sort_keys=True)
+
+
+@functools.cache
+def filled_volumes(one_shots_json: str, project_dir: Path) -> tuple[Path, tuple[str, ...]]:
+    """A folder that stands in for the named volumes, filled by these one-shot services once (so that a service's
+    environment, which names files in it, reads the same for every file that has them): the folder, and what failed."""
+    volumes_dir = Path(tempfile.mkdtemp(dir=VOLUMES.name))
+    return volumes_dir, tuple(run_one_shot_services(json.loads(one_shots_json), project_dir, volumes_dir))
+
+
+def run_one_shot_services(one_shots: dict, project_dir: Path, volumes_dir: Path) -> list[str]:
+    """Runs each one-shot service's command here (by name), its mounts mapped as on_this_machine says, as it fills the
+    named volumes the others read; returns what failed."""
     problems = []
+    for name, service in one_shots.items():
+        for volume in named_volumes(service):
+            (volumes_dir / volume).mkdir(exist_ok=True)
+        command = [on_this_machine(service, str(arg), project_dir, volumes_dir) for arg in service.get("command", [])]
+        done = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            problems.append(f"{name}: its command {service.get('command')} failed here: {done.stderr.strip()}")
+    return problems
+
+
+def environment_problems(compose: dict, project_dir: Path) -> list[str]:
+    """The one-shot services run; each service sets every variable its schema requires (NAME or NAME_FILE for a
+    secret), no variable it does not know, and values its schema accepts when the user's environment sets nothing (the
+    optional log settings then stay off)."""
+    problems = list(filled_volumes(one_shot_json(compose), project_dir)[1])
     for name in app_services(compose):
         given = environment_of(compose["services"][name])
-        schema = read_service_schema(name, {k: interpolate(v) for k, v in given.items()})
+        schema = service_schema(compose, name, project_dir)
         for variable in sorted(set(given) - set(schema["known"])):
             problems.append(f"{name}: sets {variable}, which the service does not read")
-        for variable in sorted(set(schema["required"]) - set(given)):
+        for variable in sorted(set(schema["required"]) - set(given) - {v.removesuffix("_FILE") for v in given}):
             problems.append(f"{name}: does not set {variable}, which the service requires")
         problems += [f"{name}: its schema refuses: {problem}" for problem in schema["problems"]]
     return problems
@@ -134,7 +217,7 @@ def wiring_problems(compose: dict, project_dir: Path) -> list[str]:
             if url.hostname not in services:
                 continue
             target = url.hostname
-            if url.port != listening_port(compose, target):
+            if url.port != listening_port(compose, target, project_dir):
                 problems.append(f"{name}: {variable} reaches {target} on port {url.port}, where it does not listen")
             if _depends_on(service).get(target, {}).get("condition") != "service_healthy":
                 problems.append(f"{name}: uses {target} ({variable}) but does not wait until it is healthy")
@@ -144,12 +227,19 @@ def wiring_problems(compose: dict, project_dir: Path) -> list[str]:
                 if [url.username, url.password, url.path.lstrip("/")] != expected:
                     problems.append(f"{name}: {variable}'s user, password or database differ from postgres' POSTGRES_*")
         published = [_container_port(mapping) for mapping in service.get("ports", [])]
-        port = listening_port(compose, name)
+        port = listening_port(compose, name, project_dir)
         if port not in published:
             problems.append(f"{name}: does not publish its port {port} (publishes {published})")
     tasks_url = interpolate(environment_of(services.get("requests", {})).get("TASKS_URL"))
     if urlsplit(tasks_url).hostname != "tasks":
         problems.append(f"requests: TASKS_URL {tasks_url!r} does not point at the tasks service")
+    # A volume a one-shot service fills is read only once it has finished.
+    for maker in one_shot_services(compose):
+        for name, service in services.items():
+            read = named_volumes(services[maker]) & named_volumes(service) if name != maker else set()
+            if _depends_on(service).get(maker, {}).get("condition") != "service_completed_successfully":
+                waits = "but does not wait until it has finished"
+                problems += [f"{name}: reads {volume}, which {maker} fills, {waits}" for volume in sorted(read)]
     return problems
 
 
@@ -167,9 +257,12 @@ def _container_port(mapping: str | int | dict) -> int | None:
 
 
 def health_problems(compose: dict, project_dir: Path) -> list[str]:
-    """Every container has a health check: its own in the file, or, when the file sets only timings, its image's."""
+    """Every container that keeps running has a health check: its own in the file, or, when the file sets only timings,
+    its image's. A one-shot service is waited for until it has finished, not until it is healthy."""
     problems = []
     for name, service in compose["services"].items():
+        if name in one_shot_services(compose):
+            continue
         check = service.get("healthcheck") or {}
         if _disabled(check):
             problems.append(f"{name}: its health check is disabled")
@@ -211,7 +304,8 @@ def test_compose_file(compose, check):
 
 
 def test_the_services_are_the_two_of_this_repository_and_their_databases(compose):
-    assert sorted(compose["services"]) == ["mongo", "postgres", "requests", "tasks"]
+    assert sorted(compose["services"]) == ["keys", "mongo", "postgres", "requests", "tasks"]
+    assert one_shot_services(compose) == ["keys"]
     assert app_services(compose) == ["tasks", "requests"]
     assert interpolate(environment_of(compose["services"]["requests"])["TASKS_URL"]) == "http://tasks:8080"
 
@@ -241,6 +335,18 @@ MISTAKES = [
     ('test: ["CMD", "mongosh"', 'disabled_test: ["CMD", "mongosh"', "mongo: no health check in the file"),
     ("image: mongo:8.0.17", "image: mongo:latest", "mongo: image 'mongo:latest' is not pinned"),
     ("build: services/requests", "build: services/tasks", "requests: builds from services/tasks"),
+    ("API_KEYS_FILE: /run/callers/", "API_KEYS: /run/callers/", "tasks: its schema refuses: API_KEYS is not valid"),
+    ("      API_KEYS_FILE: /run/callers/callers.json\n", "", "tasks: does not set API_KEYS, which the service"),
+    ("API_KEYS_FILE: /run/callers/callers.json", "API_KEYS_FILE: /run/callers/keys.json", "API_KEYS_FILE names a file"),
+    ("      - tasks-callers:/run/callers:ro\n", "", "tasks: its schema refuses: API_KEYS_FILE names a file that"),
+    ("      - tasks-callers:/run/callers:ro\n", "      - local-keys:/run/callers:ro\n", "API_KEYS_FILE names a file"),
+    ('"/callers/callers.json", "/keys"]', '"/callers/callers.json"]', "keys: its command"),
+    (
+        "      keys:\n        condition: service_completed_successfully",
+        "      keys:\n        condition: service_started",
+        "tasks: reads tasks-callers, which keys fills, but does not wait until it has finished",
+    ),
+    ("image: busybox:1.37.0", "image: busybox", "keys: image 'busybox' is not pinned"),
     ('ports:\n      - "8080', 'port:\n      - "8080', "services/tasks: Unevaluated properties are not allowed"),
 ]
 

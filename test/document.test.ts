@@ -23,6 +23,7 @@ const inputs: ReleaseInputs = {
     settings: { PORT: "8080", LOG_LEVEL: "info" },
     secrets: { MONGODB_URI: { parameter: "/microservices/dev/tasks/MONGODB_URI", version: 3 } },
     healthTimeoutSeconds: 120,
+    imageSigner: "none",
 };
 
 describe("the release document", () => {

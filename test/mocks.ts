@@ -169,7 +169,13 @@ export const sentinels = ["SENTINELdockerhub", "SENTINELmongo", "SENTINELpostgre
 export type ConfigValues = Record<string, string | string[]>;
 
 /** The minimal config a stack needs: the secrets and the Docker Hub account. */
-export const minimalConfig: ConfigValues = { ...sentinelSecrets, dockerHubUsername: "octocat", deployerArns: [fakeDeployerArn] };
+export const minimalConfig: ConfigValues = {
+    ...sentinelSecrets,
+    dockerHubUsername: "octocat",
+    deployerArns: [fakeDeployerArn],
+    // It builds its images, which nobody signed.
+    imageSigner: "none",
+};
 
 /** The networks a real prod stack would allow; the committed file holds a documentation range on purpose. */
 export const prodNetworks: ConfigValues = { ingressCidrs: ["10.20.0.0/16"] };

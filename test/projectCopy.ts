@@ -96,7 +96,12 @@ export class ProjectCopy {
         return fs.readFileSync(path.join(this.dir, `Pulumi.${stack}.yaml`), "utf8");
     }
 
-    stackFile(stack: string): { config: Record<string, unknown>; encryptionsalt?: string } {
+    stackFile(stack: string): {
+        config: Record<string, unknown>;
+        encryptionsalt?: string;
+        secretsprovider?: string;
+        encryptedkey?: string;
+    } {
         return YAML.parse(this.stackFileText(stack));
     }
 

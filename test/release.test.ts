@@ -1,6 +1,9 @@
 // How releases and host replacements play out in the program, under the mocks: what replaces what, what waits for
 // what, and what never changes.
 import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import {
     fakeAmis,
     fakeCloud,
@@ -8,6 +11,7 @@ import {
     named,
     ProgramRun,
     recorded,
+    root,
     runProgram,
     stackFileConfig,
     valueOf,
@@ -105,6 +109,21 @@ describe("releases (under the mocks)", () => {
             "LOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\nMONGODB_URI=/microservices/dev/tasks/MONGODB_URI:2",
         );
         expect(inputsOf(rotated, "tasks-host")).to.deep.equal(inputsOf(first, "tasks-host"));
+    });
+
+    it("waits, at worst, well within the deploy jobs' timeout, even on a first up where requests waits for tasks", async () => {
+        const run = await runProgram(withImages("a", "c"));
+        const waits = (service: string) =>
+            Number(inputsOf(run, `${service}-managed-node`).timeoutSeconds) +
+            Number(inputsOf(run, `${service}-release-gate`).startTimeoutSeconds) +
+            Number(inputsOf(run, `${service}-release-gate`).timeoutSeconds);
+        const worstCase = waits("tasks") + waits("requests");
+        const workflow = YAML.parse(fs.readFileSync(path.join(root, ".github", "workflows", "deploy.yml"), "utf8"));
+        for (const job of ["dev", "prod"]) {
+            // Ten minutes for the checkout, the install, the preview and the policy pack.
+            expect(worstCase + 600, job).to.be.at.most(workflow.jobs[job]["timeout-minutes"] * 60);
+        }
+        expect(worstCase).to.equal(2640);
     });
 
     it("creates the association only once the host is an online managed node, and the gate only after it", async () => {

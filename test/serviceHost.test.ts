@@ -242,6 +242,8 @@ describe("ServiceHost resources (dev stack)", () => {
             expect(host.instanceType).to.equal("t3.micro");
             expect(host.subnetId, "the first default subnet, by id").to.equal("subnet-0aaaaaaaaaaaaaaaa");
             expect(host.vpcSecurityGroupIds).to.deep.equal([`${service}-sg-id`]);
+            // Until the Elastic IP moves to it, the host reaches Systems Manager on an address of its own.
+            expect(host.associatePublicIpAddress).to.equal(true);
             expect(host.iamInstanceProfile).to.equal(`${service}-profile-4d5e6f`);
             expect(host.metadataOptions).to.deep.equal({
                 httpEndpoint: "enabled",
@@ -283,6 +285,7 @@ describe("ServiceHost resources (dev stack)", () => {
     it("exports the HTTPS URLs, the Elastic IPs, the digests, the release ids and the instance ids", async () => {
         const outputs = run.outputs;
         expect(Object.keys(outputs).sort()).to.deep.equal([
+            "imageVerification",
             "requestsImageDigest",
             "requestsInstanceId",
             "requestsPublicIp",

@@ -90,3 +90,15 @@ export async function startMotoServer(): Promise<Moto> {
         stop: () => server.kill(),
     };
 }
+
+/** Unmounts whatever is still mounted under a folder, deepest first, so the folder can be deleted. */
+export function unmountUnder(folder: string): void {
+    const mounts = fs
+        .readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .map((line) => line.split(" ")[1])
+        .filter((mount) => mount?.startsWith(folder))
+        .sort()
+        .reverse();
+    for (const mount of mounts) spawnSync("umount", ["--lazy", mount]);
+}

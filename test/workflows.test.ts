@@ -23,6 +23,8 @@ import {
     scriptInjectionProblems,
     secretEnvironmentProblems,
     settingProblems,
+    signerProblems,
+    trustPolicyProblems,
 } from "./workflows";
 
 const real = readRepositoryFiles();
@@ -416,6 +418,32 @@ describe("workflows: the image that was scanned is the image that ships", () => 
         expect(stepsOf(noScan)).to.deep.equal(["build", "sign"]);
     });
 
+    it("makes dev's and prod's hosts require the signature of the workflow that signs their images, on a push to main", () => {
+        expect(signerProblems(load(real))).to.deep.equal([]);
+        const releases = load(real).jobs.filter((job) => ["deploy.yml:dev", "deploy.yml:prod"].includes(job.path));
+        for (const job of releases) {
+            const inputs = job.actionInputs.find((given) => given.action === ".github/actions/prepare-stack")!.inputs;
+            expect(inputs["image-signer"], job.path).to.equal("https://github.com/${{ github.workflow_ref }}");
+        }
+    });
+
+    it("fails a release with no signer, one that checks nothing, a signature on another event, and a preview's other signer", () => {
+        const unset = mutated(deploy, /\n {10}image-signer: .*\n( {6}# The runtime secrets)/, "\n$1");
+        expect(signerProblems(load(unset))).to.deep.equal([
+            'deploy.yml:dev gives stack dev the image signer ""; it must be "https://github.com/${{ github.workflow_ref }}"',
+        ]);
+        const unchecked = mutated(deploy, /(# The digests dev released[\s\S]*?image-signer: ).*/, "$1none");
+        expect(signerProblems(load(unchecked))).to.deep.equal([
+            'deploy.yml:prod gives stack prod the image signer "none"; it must be "https://github.com/${{ github.workflow_ref }}"',
+        ]);
+        const dispatched = mutated(deploy, "    branches: [main]\n", "    branches: [main]\n  workflow_dispatch:\n");
+        expect(signerProblems(load(dispatched))).to.deep.equal([
+            "deploy.yml:images signs on push:main, workflow_dispatch; the hosts accept a push to main's signature only",
+        ]);
+        const otherPreview = mutated(preview, "workflows/deploy.yml@refs/heads/main", "workflows/other.yml@refs/heads/main");
+        expect(signerProblems(load(otherPreview))).to.have.length(2);
+    });
+
     it("refuses to sign an image named by tag: only the scanned digest is signed", () => {
         const result = run(path.join(root, ".github/scripts/sign-image.sh"), ["docker.io/ns/tasks:abc", "/dev/null"]);
         expect(result.status).to.equal(2);
@@ -533,5 +561,75 @@ describe("workflows: the drift issue script keeps one open issue per stack", () 
 
     it("does nothing on a clean check with no open issue", () => {
         expect(driftIssue("success", ["12\tDrift on the prod stack"])).to.deep.equal([]);
+    });
+});
+
+describe("workflows: AWS trust policies", () => {
+    const trust = (name: string) => `.github/aws/trust-${name}.json`;
+
+    it("admits in each role's trust policy exactly the OIDC subjects of the jobs that assume the role", () => {
+        expect(trustPolicyProblems(load(real))).to.deep.equal([]);
+        // The subjects, as the workflows give them: environment, workflow file and ref, event, repository id.
+        expect(JSON.parse(real.get(trust("deploy-prod"))!).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]).to.deep.equal([
+            "repository_id:REPOSITORY_ID:environment:prod:job_workflow_ref:OWNER/REPO/.github/workflows/deploy.yml@refs/heads/main:event_name:push",
+        ]);
+    });
+
+    it("fails a subject no job carries: another environment, a wildcard repository or environment, another event", () => {
+        const pullRequestInDev = mutated(
+            trust("deploy-dev"),
+            '"repository_id:REPOSITORY_ID:environment:dev:',
+            '"repository_id:REPOSITORY_ID:pull_request:job_workflow_ref:OWNER/REPO/.github/workflows/pull-request.yml@refs/heads/main:event_name:pull_request",\n            "repository_id:REPOSITORY_ID:environment:dev:',
+        );
+        expect(trustPolicyProblems(load(pullRequestInDev))).to.deep.equal([
+            ".github/aws/trust-deploy-dev.json admits repository_id:REPOSITORY_ID:pull_request:job_workflow_ref:OWNER/REPO/.github/workflows/pull-request.yml@refs/heads/main:event_name:pull_request, which no job that assumes DEV_DEPLOY_ROLE_ARN carries",
+        ]);
+        const anyRepository = mutated(trust("preview"), "repository_id:REPOSITORY_ID:", "repository_id:*:");
+        expect(trustPolicyProblems(load(anyRepository))).to.have.length(2);
+        const anyEnvironment = mutated(trust("review"), '"repository_id:REPOSITORY_ID:environment:review:', '"repository_id:REPOSITORY_ID:environment:*:');
+        expect(trustPolicyProblems(load(anyEnvironment)).join("\n")).to.include("admits repository_id:REPOSITORY_ID:environment:*:");
+        const anotherEvent = mutated(trust("drift-prod"), "event_name:workflow_dispatch", "event_name:pull_request_target");
+        expect(trustPolicyProblems(load(anotherEvent))).to.deep.equal([
+            ".github/aws/trust-drift-prod.json admits repository_id:REPOSITORY_ID:environment:prod-drift:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:pull_request_target, which no job that assumes PROD_DRIFT_ROLE_ARN carries",
+            "drift.yml:prod on workflow_dispatch assumes PROD_DRIFT_ROLE_ARN, but .github/aws/trust-drift-prod.json does not admit repository_id:REPOSITORY_ID:environment:prod-drift:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:workflow_dispatch",
+        ]);
+    });
+
+    it("fails a job that assumes a role its trust policy does not admit: a new trigger, another workflow's job", () => {
+        const dispatched = mutated(deploy, "    branches: [main]\n", "    branches: [main]\n  workflow_dispatch:\n");
+        expect(trustPolicyProblems(load(dispatched))).to.include.members([
+            "deploy.yml:dev on workflow_dispatch assumes DEV_DEPLOY_ROLE_ARN, but .github/aws/trust-deploy-dev.json does not admit repository_id:REPOSITORY_ID:environment:dev:job_workflow_ref:OWNER/REPO/.github/workflows/deploy.yml@refs/heads/main:event_name:workflow_dispatch",
+        ]);
+        const driftDeploys = mutated(drift, "aws-role-arn: ${{ vars.DEV_DRIFT_ROLE_ARN }}", "aws-role-arn: ${{ vars.DEV_DEPLOY_ROLE_ARN }}");
+        expect(trustPolicyProblems(load(driftDeploys))).to.have.members([
+            "drift.yml:dev on schedule assumes DEV_DEPLOY_ROLE_ARN, but .github/aws/trust-deploy-dev.json does not admit repository_id:REPOSITORY_ID:environment:dev:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:schedule",
+            "drift.yml:dev on workflow_dispatch assumes DEV_DEPLOY_ROLE_ARN, but .github/aws/trust-deploy-dev.json does not admit repository_id:REPOSITORY_ID:environment:dev:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:workflow_dispatch",
+            ".github/aws/trust-drift-dev.json admits repository_id:REPOSITORY_ID:environment:dev:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:schedule, which no job that assumes DEV_DRIFT_ROLE_ARN carries",
+            ".github/aws/trust-drift-dev.json admits repository_id:REPOSITORY_ID:environment:dev:job_workflow_ref:OWNER/REPO/.github/workflows/drift.yml@refs/heads/main:event_name:workflow_dispatch, which no job that assumes DEV_DRIFT_ROLE_ARN carries",
+        ]);
+    });
+
+    it("fails a policy shaped otherwise: another principal or audience, a wildcard matched exactly, claims GitHub does not put in the subject", () => {
+        const otherProvider = mutated(trust("deploy-prod"), "oidc-provider/token.actions.githubusercontent.com", "root");
+        expect(trustPolicyProblems(load(otherProvider))).to.deep.equal([
+            ".github/aws/trust-deploy-prod.json must trust GitHub's OIDC provider only, arn:aws:iam::ACCOUNT_ID:oidc-provider/token.actions.githubusercontent.com",
+        ]);
+        const otherAudience = mutated(trust("deploy-prod"), '"sts.amazonaws.com"', '"sigstore"');
+        expect(trustPolicyProblems(load(otherAudience))).to.deep.equal([
+            ".github/aws/trust-deploy-prod.json must require the audience sts.amazonaws.com with StringEquals",
+        ]);
+        const exactWildcard = mutated(trust("preview"), '"StringLike"', '"StringEquals"');
+        expect(trustPolicyProblems(load(exactWildcard)).join("\n")).to.match(/must require the audience|StringLike only for a wildcard/);
+        const defaultSubject = mutated(".github/aws/oidc-sub.json", '"use_default": false', '"use_default": true');
+        expect(trustPolicyProblems(load(defaultSubject))).to.include("oidc-sub.json must set use_default: false");
+        const noEvent = mutated(".github/aws/oidc-sub.json", ',\n    "event_name"', "");
+        expect(trustPolicyProblems(load(noEvent)).length).to.be.above(10);
+    });
+
+    it("fails a trust policy the docs' roles table does not name, and a role a job assumes that it does not list", () => {
+        const unlisted = new Map(real).set(trust("extra"), real.get(trust("preview"))!);
+        expect(trustPolicyProblems(load(unlisted))).to.deep.equal([".github/aws/trust-extra.json is in no row of docs/ci-cd.md's roles table"]);
+        const unknownRole = mutated(drift, "aws-role-arn: ${{ vars.DEV_DRIFT_ROLE_ARN }}", "aws-role-arn: ${{ vars.DEV_ADMIN_ROLE_ARN }}");
+        expect(trustPolicyProblems(load(unknownRole))).to.include("drift.yml:dev assumes DEV_ADMIN_ROLE_ARN, which docs/ci-cd.md's roles table does not list");
     });
 });

@@ -16,6 +16,9 @@ export function readRepositoryFiles(): Files {
     for (const folder of [".github/workflows", ".github/scripts"]) {
         for (const name of fs.readdirSync(path.join(root, folder)).sort()) add(`${folder}/${name}`);
     }
+    for (const name of fs.readdirSync(path.join(root, ".github/aws")).sort()) {
+        if (name.endsWith(".json")) add(`.github/aws/${name}`);
+    }
     for (const name of fs.readdirSync(path.join(root, ".github/actions")).sort()) {
         for (const file of ["action.yml", "action.yaml"]) {
             if (fs.existsSync(path.join(root, ".github/actions", name, file))) add(`.github/actions/${name}/${file}`);
@@ -621,5 +624,159 @@ export function concurrencyProblems(repo: Repository): string[] {
             }
         }
     }
+    return problems;
+}
+
+/** The roles table of docs/ci-cd.md: the variable that names each role, and the file of its trust policy. */
+export function readRoleTable(docs: string): { variable: string; trust: string }[] {
+    const roles: { variable: string; trust: string }[] = [];
+    for (const line of docs.split("\n")) {
+        const cells = line.split("|").map((cell) => cell.trim());
+        const variable = /^`([A-Z0-9_]+_ROLE_ARN)`$/.exec(cells[2] ?? "")?.[1];
+        const trust = /\(\.\.\/(\.github\/aws\/trust-[a-z-]+\.json)\)/.exec(cells[3] ?? "")?.[1];
+        if (variable && trust) roles.push({ variable, trust });
+    }
+    return roles;
+}
+
+/** The ref a job's token names for an event: a pull request's merge ref, or main (every other trigger here runs main). */
+const refOf = (event: string) => (event.startsWith("pull_request") && event !== "pull_request_target" ? "refs/pull/*/merge" : "refs/heads/main");
+
+/**
+ * The OIDC subject a job's token carries on an event, built from .github/aws/oidc-sub.json's claim keys as GitHub
+ * builds it: `context` is the environment, else `pull_request` for a pull request's run, else the ref.
+ */
+function subjectOf(job: JobReach, event: string, claimKeys: string[]): string {
+    const file = /([^ >]+\.ya?ml):[^>]*$/.exec(job.path)?.[1] ?? job.workflow;
+    const ref = refOf(event);
+    const claims: Record<string, string> = {
+        repository_id: "REPOSITORY_ID",
+        context: job.environment ? `environment:${job.environment}` : ref.startsWith("refs/pull/") ? "pull_request" : `ref:${ref}`,
+        job_workflow_ref: `OWNER/REPO/.github/workflows/${file}@${ref}`,
+        event_name: event,
+    };
+    return claimKeys.map((key) => (key === "context" ? claims.context : `${key}:${claims[key] ?? `<${key}?>`}`)).join(":");
+}
+
+const githubProvider = "arn:aws:iam::ACCOUNT_ID:oidc-provider/token.actions.githubusercontent.com";
+const subjectKey = "token.actions.githubusercontent.com:sub";
+const audienceKey = "token.actions.githubusercontent.com:aud";
+
+/**
+ * Every trust policy (.github/aws/trust-*.json) admits exactly the OIDC subjects of the jobs that assume its role,
+ * derived from the workflows (environment, workflow file and ref, event, repository id), and nothing else: one
+ * statement, GitHub's provider, the STS audience, a wildcard only where a pull request's ref puts one.
+ */
+export function trustPolicyProblems(repo: Repository): string[] {
+    const problems: string[] = [];
+    const table = readRoleTable(repo.files.get("docs/ci-cd.md") ?? "");
+    const claimSettings = JSON.parse(repo.files.get(".github/aws/oidc-sub.json") ?? "{}");
+    if (claimSettings.use_default !== false) problems.push("oidc-sub.json must set use_default: false");
+    const claimKeys: string[] = claimSettings.include_claim_keys ?? [];
+    for (const file of [...repo.files.keys()].filter((f) => /^\.github\/aws\/trust-[^/]+\.json$/.test(f))) {
+        if (!table.some((role) => role.trust === file)) problems.push(`${file} is in no row of docs/ci-cd.md's roles table`);
+    }
+    for (const job of repo.jobs) {
+        for (const role of job.roles) {
+            const variable = /^\$\{\{\s*vars\.([A-Z0-9_]+)\s*\}\}$/.exec(role)?.[1];
+            if (variable && !table.some((row) => row.variable === variable)) {
+                problems.push(`${job.path} assumes ${variable}, which docs/ci-cd.md's roles table does not list`);
+            }
+        }
+    }
+    const trusts = new Map<string, string[]>();
+    for (const { variable, trust } of table) trusts.set(trust, [...(trusts.get(trust) ?? []), variable]);
+    for (const [file, variables] of trusts) {
+        const text = repo.files.get(file);
+        if (text === undefined) {
+            problems.push(`docs/ci-cd.md names ${file}, which does not exist`);
+            continue;
+        }
+        const expected = new Map<string, string>();
+        for (const job of repo.jobs.filter((j) => j.roles.some((r) => variables.some((v) => r.includes(`vars.${v}`))))) {
+            for (const trigger of job.triggers) {
+                const event = trigger === "push:main" ? "push" : trigger;
+                expected.set(subjectOf(job, event, claimKeys), `${job.path} on ${event}`);
+            }
+        }
+        const policy = JSON.parse(text);
+        const statements: any[] = policy.Statement ?? [];
+        if (statements.length !== 1) problems.push(`${file} must hold exactly one statement`);
+        const statement = statements[0] ?? {};
+        if (statement.Effect !== "Allow" || statement.Action !== "sts:AssumeRoleWithWebIdentity") {
+            problems.push(`${file} must allow sts:AssumeRoleWithWebIdentity only`);
+        }
+        if (JSON.stringify(statement.Principal) !== JSON.stringify({ Federated: githubProvider })) {
+            problems.push(`${file} must trust GitHub's OIDC provider only, ${githubProvider}`);
+        }
+        const condition: Record<string, Record<string, unknown>> = statement.Condition ?? {};
+        const operators = Object.keys(condition).sort();
+        if (operators.some((operator) => operator !== "StringEquals" && operator !== "StringLike")) {
+            problems.push(`${file} uses condition operators ${operators.join(", ")}; only StringEquals and StringLike`);
+        }
+        if (condition.StringEquals?.[audienceKey] !== "sts.amazonaws.com") {
+            problems.push(`${file} must require the audience sts.amazonaws.com with StringEquals`);
+        }
+        for (const [operator, keys] of Object.entries(condition)) {
+            for (const key of Object.keys(keys ?? {})) {
+                if (key !== subjectKey && !(operator === "StringEquals" && key === audienceKey)) {
+                    problems.push(`${file} conditions on ${operator} ${key}; only the subject and the audience`);
+                }
+            }
+        }
+        const admitted = new Map<string, string>();
+        for (const operator of ["StringEquals", "StringLike"]) {
+            for (const subject of ([] as string[]).concat((condition[operator]?.[subjectKey] as string[]) ?? [])) {
+                admitted.set(subject, operator);
+            }
+        }
+        for (const [subject, operator] of admitted) {
+            if (!expected.has(subject)) {
+                problems.push(`${file} admits ${subject}, which no job that assumes ${variables.join(" or ")} carries`);
+            } else if ((operator === "StringLike") !== /[*?]/.test(subject)) {
+                problems.push(`${file} matches ${subject} with ${operator}; StringLike only for a wildcard`);
+            }
+        }
+        for (const [subject, where] of expected) {
+            if (!admitted.has(subject)) problems.push(`${where} assumes ${variables.join(" or ")}, but ${file} does not admit ${subject}`);
+        }
+    }
+    return problems;
+}
+
+/** The image signer a job gives its stack through prepare-stack, and the stack; undefined when it selects none. */
+function stackInputs(job: JobReach): { stack: string; signer: string } | undefined {
+    const inputs = job.actionInputs.find((given) => given.action === ".github/actions/prepare-stack")?.inputs;
+    return inputs?.stack ? { stack: inputs.stack, signer: inputs["image-signer"] ?? "" } : undefined;
+}
+
+/**
+ * The hosts of every stack CI releases require the signature of the workflow that signed its images: the very
+ * workflow (its `workflow_ref`), which signs on pushes to main only, as the hosts check (a push). Previews name the
+ * same signer; a stack whose images no job signs (a review stack's) says `none`.
+ */
+export function signerProblems(repo: Repository): string[] {
+    const problems: string[] = [];
+    const signs = (job: JobReach) => /^\s*\.github\/scripts\/sign-image\.sh /m.test(job.commands);
+    const signingWorkflows = [...new Set(repo.jobs.filter(signs).map((job) => job.workflow))];
+    for (const job of repo.jobs.filter(signs)) {
+        if (job.triggers.some((trigger) => trigger !== "push:main")) {
+            problems.push(`${job.path} signs on ${job.triggers.join(", ")}; the hosts accept a push to main's signature only`);
+        }
+    }
+    // The jobs that run the program (a refresh or a destroy does not, and reads no setting).
+    for (const job of repo.jobs.filter((j) => /\bpulumi (up|preview)\b/.test(j.commands))) {
+        const given = stackInputs(job);
+        if (!given) continue;
+        const expected = signingWorkflows.includes(job.workflow)
+            ? "https://github.com/${{ github.workflow_ref }}"
+            : /\bpulumi up\b/.test(job.commands)
+              ? "none"
+              : signingWorkflows.map((file) => `https://github.com/\${{ github.repository }}/.github/workflows/${file}@refs/heads/main`)[0];
+        if (given.signer !== expected) {
+            problems.push(`${job.path} gives stack ${given.stack} the image signer "${given.signer}"; it must be "${expected}"`);
+        }
+    }
+    if (signingWorkflows.length !== 1) problems.push(`images are signed in ${signingWorkflows.length} workflows; one signs them all`);
     return problems;
 }

@@ -31,12 +31,13 @@ _tasks = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def pool():
-    # One pool per worker process, made after the fork; the service's size: 1 idle, 4 at most (one per thread).
+    # One pool per worker process, made after the fork, kept like the service's (db.POOL_SIZE): one connection per
+    # thread, kept open between requests.
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = psycopg2.pool.ThreadedConnectionPool(
-                1, 4, os.environ["DATABASE_URL"], connect_timeout=3, cursor_factory=psycopg2.extras.RealDictCursor
+                4, 4, os.environ["DATABASE_URL"], connect_timeout=3, cursor_factory=psycopg2.extras.RealDictCursor
             )
     return _pool
 

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
             settings: {},
             secrets: { MONGODB_URI: { parameter: "/microservices/bench/tasks/MONGODB_URI", version: 1 } },
             healthTimeoutSeconds,
+            imageSigner: "none",
         });
         await host.deploy(inputs(images.v0));
 

@@ -37,6 +37,14 @@ export const acmeCas = Object.keys(acmeDirectories) as AcmeCa[];
 /** The Let's Encrypt profile that allows IP address identifiers (https://letsencrypt.org/docs/profiles/). */
 export const ipAddressProfile = "shortlived";
 
+/**
+ * Sigstore's cosign, which checks an image's signature before the host runs it: the official image of the version CI
+ * signs with (.github/tools/cosign/go.mod), its multi-platform index pinned by digest. The digest is public projects'
+ * pin of this tag (docs/hosts.md).
+ */
+export const defaultCosignImage =
+    "ghcr.io/sigstore/cosign/cosign:v3.1.3@sha256:9e5c2f2edc34351160407ca3416c61855bdf9403c3c5936e0f0be7fc261611b8";
+
 /** EC2 takes at most 16 KB of user data, counted before base64 (EC2 User Guide, "instancedata-add-user-data"). */
 export const userDataLimitBytes = 16384;
 
@@ -114,6 +122,8 @@ export interface HostBootstrap {
     proxyImage: string;
     /** Pinned by digest. */
     awsCliImage: string;
+    /** Pinned by digest; pulled by the first release that checks a signature. @default defaultCosignImage */
+    cosignImage?: string;
     /** What the proxy allows a client. @default defaultProxyLimits */
     proxyLimits?: Partial<ProxyLimits>;
     tls: HostTls;
@@ -148,7 +158,11 @@ function checkBootstrap(host: HostBootstrap): void {
         throw new Error(`port ${host.port} must be 1-45535: the release slots are port+10000 and port+20000`);
     }
     if (!/^\/[\x21-\x7e]*$/.test(host.healthPath)) throw new Error(`healthPath "${host.healthPath}" must start with /`);
-    for (const [name, image] of [["proxyImage", host.proxyImage], ["awsCliImage", host.awsCliImage]]) {
+    for (const [name, image] of [
+        ["proxyImage", host.proxyImage],
+        ["awsCliImage", host.awsCliImage],
+        ["cosignImage", host.cosignImage ?? defaultCosignImage],
+    ]) {
         if (!/^[^\s@]+@sha256:[0-9a-f]{64}$/.test(image)) {
             throw new Error(`${name} "${image}" must be pinned by digest (repository[:tag]@sha256:<digest>)`);
         }
@@ -182,6 +196,7 @@ export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = host
         HEALTH_PATH: host.healthPath,
         AWS_REGION: host.region,
         AWS_CLI_IMAGE: host.awsCliImage,
+        COSIGN_IMAGE: host.cosignImage ?? defaultCosignImage,
         RECORD_PATH: host.recordPath,
         PROXY_NAME: units.proxy,
         PROXY_IMAGE: host.proxyImage,

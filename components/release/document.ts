@@ -1,4 +1,5 @@
 import { createHash } from "crypto";
+import { ImageSigner, imageSignerProblem } from "./imageSigner";
 
 /** Where the host keeps the release script; the document runs it, the bootstrap writes it. */
 export const releaseScriptPath = "/usr/local/bin/release-service";
@@ -13,6 +14,8 @@ export interface ReleaseInputs {
     secrets: Record<string, { parameter: string; version: number }>;
     /** How long the new container has to answer its health check with 200. */
     healthTimeoutSeconds: number;
+    /** Who must have signed the image; the host verifies it before it runs it (see imageSigner.ts). */
+    imageSigner: ImageSigner;
 }
 
 const digestPattern = "^[^\\s@]+@sha256:[0-9a-f]{64}$";
@@ -46,6 +49,9 @@ export function renderReleaseDocument(serviceName: string): string {
                 default: "120",
                 allowedPattern: "^[1-9][0-9]{0,3}$",
             }),
+            imageSigner: parameter(
+                "Who must have signed the image: a GitHub workflow's URL (keyless), a PEM public key, or none.",
+            ),
         },
         mainSteps: [
             {
@@ -83,6 +89,8 @@ function checkReleaseInputs(inputs: ReleaseInputs): void {
         if (!variableName.test(name)) throw new Error(`secret ${name} must be an upper-case variable name`);
         if (name in inputs.settings) throw new Error(`${name} is both a setting and a secret`);
     }
+    const signerProblem = imageSignerProblem(inputs.imageSigner);
+    if (signerProblem) throw new Error(`imageSigner ${signerProblem}`);
 }
 
 /**
@@ -100,6 +108,7 @@ export function releaseParameters(document: string, inputs: ReleaseInputs): Reco
             ),
         ),
         healthTimeoutSeconds: String(inputs.healthTimeoutSeconds),
+        imageSigner: inputs.imageSigner,
     };
     const releaseId = createHash("sha256")
         .update(JSON.stringify([document, parameters]))

@@ -106,6 +106,31 @@ record() {
     --value "${text:0:4000}" >/dev/null
 }
 
+# The start's record is written while the release goes on, as each record is a start of the AWS CLI, the most of a
+# rollback's time; it always lands before the outcome's.
+record_start() {
+  record started &
+  start_recorder=$!
+}
+
+start_recorded() {
+  [ -n "${start_recorder:-}" ] || return 0
+  local pid=$start_recorder
+  start_recorder=""
+  wait "$pid" || fail "could not record the release's start in $RECORD_PATH"
+}
+
+# A failed container's start-up error comes first and its health checks' lines last: keep both ends.
+first_and_last_lines() {
+  awk -v keep="$1" '
+    NR <= keep { print; next }
+    { last[NR % keep] = $0 }
+    END {
+      if (NR > 2 * keep) print "[" NR - 2 * keep " lines left out]"
+      for (n = (NR > 2 * keep ? NR - keep + 1 : keep + 1); n <= NR; n++) print last[n % keep]
+    }'
+}
+
 on_exit() {
   local code=$?
   [ "$code" -eq 0 ] && return
@@ -116,12 +141,13 @@ on_exit() {
   fi
   [ "$command" = deploy ] || return
   if [ -n "$new_container" ]; then
-    failure_logs=$(docker logs --tail 20 "$new_container" 2>&1 || true)
+    failure_logs=$(docker logs "$new_container" 2>&1 | first_and_last_lines 10 || true)
     docker rm --force "$new_container" >/dev/null 2>&1 || true
     rm -rf "${RUN_DIR:?}/$release_id" "${STATE_DIR:?}/releases/$release_id"
     # An image pulled for this release only goes too; one a kept container uses stays.
     docker rmi "$image" >/dev/null 2>&1 || true
   fi
+  [ -z "${start_recorder:-}" ] || wait "$start_recorder" || true
   record failed || log "could not record the failure in $RECORD_PATH"
 }
 
@@ -200,6 +226,52 @@ ensure_image() {
   done
 }
 
+# Checks the image's signature with cosign (its image, pinned by digest, on the host's network) against the release's
+# imageSigner: keyless, the GitHub workflow its URL names (Sigstore's certificate and transparency log, their trust
+# root fetched through TUF); or the PEM public key it holds, with no log; or "none", no check. A refused image is
+# removed (unless a kept container uses it). A verified one is remembered with its signer, so a rollback to it verifies
+# without the registry.
+verify_image() {
+  local signer=${SSM_imageSigner:-} mark output reason args=() key=() who
+  case $signer in
+    none)
+      log "imageSigner is none: $image runs without a signature check"
+      return
+      ;;
+    https://github.com/*)
+      [[ $signer =~ ^https://github\.com/([^/]+/[^/]+)/\.github/workflows/[^/@]+@refs/[^[:space:]]+$ ]] ||
+        fail "imageSigner \"$signer\" is not a GitHub workflow's URL, https://github.com/OWNER/REPO/.github/workflows/FILE@REF"
+      who=$signer
+      args=(--certificate-identity "$signer" --certificate-oidc-issuer https://token.actions.githubusercontent.com
+        --certificate-github-workflow-repository "${BASH_REMATCH[1]}" --certificate-github-workflow-trigger push)
+      ;;
+    "-----BEGIN PUBLIC KEY-----"*)
+      # Through the environment, so the key needs no file: cosign reads env:// references.
+      who="the public key of imageSigner"
+      key=(--env "IMAGE_SIGNER_KEY=$signer")
+      args=(--key env://IMAGE_SIGNER_KEY --insecure-ignore-tlog)
+      ;;
+    *) fail "imageSigner must be none, a GitHub workflow's URL or a PEM public key; the release gives \"${signer:0:40}\"" ;;
+  esac
+  mark="$STATE_DIR/verified/$(printf '%s\n%s' "$image" "$signer" | sha256sum | cut -c1-64)"
+  if [ -f "$mark" ]; then
+    log "$image was verified against this signer before; no check"
+    return
+  fi
+  [ -n "${COSIGN_IMAGE:-}" ] || fail "COSIGN_IMAGE is not set in $config_file"
+  ensure_image "$COSIGN_IMAGE"
+  if ! output=$(docker run --rm --network host --cap-drop ALL "${key[@]}" "$COSIGN_IMAGE" \
+    verify "${args[@]}" --output text "$image" 2>&1); then
+    docker rmi "$image" >/dev/null 2>&1 || true
+    # cosign's own first error line, or else all it said (Docker's, when cosign did not even start).
+    reason=$(sed -n 's/^Error: //p' <<<"$output" | head -n 1)
+    fail "no valid signature by $who: ${reason:-${output//$'\n'/ }}"
+  fi
+  mkdir -p "$STATE_DIR/verified"
+  touch "$mark"
+  log "$image is signed by $who"
+}
+
 # Sets `owner` to the `uid:gid` of the image's USER, which must be numeric so the secret files can be given to it.
 image_owner() {
   local user
@@ -224,16 +296,26 @@ fetch_secrets() {
   esac
   rm -rf "$staging"
   (umask 077 && mkdir -p "$dir" "$staging")
+  # All at once: each read is a start of the AWS CLI, which is most of a rollback's time.
+  local -A readers=()
   while IFS='=' read -r name reference; do
     [ -n "$name" ] || continue
-    if ! error=$( (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
-      --query Parameter.Value --output text >"$staging/$name") 2>&1); then
+    (umask 077 && aws_cli ssm get-parameter --name "$reference" --with-decryption \
+      --query Parameter.Value --output text >"$staging/$name" 2>"$staging/.$name.error") &
+    readers[$name]="$!:$reference"
+  done <<<"$spec"
+  for name in "${!readers[@]}"; do
+    reference=${readers[$name]#*:}
+    if ! wait "${readers[$name]%%:*}"; then
+      error=$(cat "$staging/.$name.error")
+      wait || true
       rm -rf "$staging"
       fail "could not read the SSM parameter $reference: ${error//$'\n'/ }"
     fi
+    rm -f "$staging/.$name.error"
     # The CLI ends its text output with a newline the value did not have.
     truncate -s -1 "$staging/$name"
-  done <<<"$spec"
+  done
   chown -R "$owner" "$dir" "$staging"
   chmod 0700 "$dir"
   for name in "$staging"/*; do
@@ -287,7 +369,8 @@ wait_healthy() {
     code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$port$HEALTH_PATH" || true)
     [ "$code" = 200 ] && return 0
     [ "$code" = 000 ] && last="no answer" || last="HTTP $code"
-    sleep 1
+    # Often enough that a container healthy at once (a rollback's) serves within a second of its start.
+    sleep 0.25
   done
   fail "GET $HEALTH_PATH did not answer 200 within $timeout s (last: $last)"
 }
@@ -517,17 +600,19 @@ deploy() {
   exec 9>"$STATE_DIR/lock"
   flock 9
   wait_for_bootstrap
-  record started
+  record_start
   load_current
   if [ "$release_id" = "$current_release" ]; then
     log "release $release_id is the current one; making sure it runs"
     resume_current
+    start_recorded
     record succeeded
     return
   fi
 
   log "release $release_id: $image"
   ensure_image "$image"
+  verify_image
   new_container="$SERVICE_NAME-$release_id"
   slot=0
   [ "$current_slot" = 0 ] && slot=1
@@ -541,6 +626,9 @@ deploy() {
   switch_proxy "127.0.0.1:${slot_ports[$slot]}"
   save_current
   log "release $release_id serves on port $PORT"
+  # It serves: `pulumi up` may go on (and move the address to a new host) while the old container drains.
+  start_recorded
+  record succeeded
 
   if [ -n "$current_container" ]; then
     log "stopping $current_container (it drains its requests first)"
@@ -548,7 +636,6 @@ deploy() {
     rm -rf "${RUN_DIR:?}/$current_release"
   fi
   prune
-  record succeeded
 }
 
 # Brings the current release back after a reboot or a Docker restart: its secrets are gone with the tmpfs, so

@@ -1,6 +1,6 @@
 """The whole system on loopback from the host toolchains, wired as in AWS: PostgreSQL and FerretDB (scripts/db), the
-Papertrail and Logsene stand-ins (scripts/receivers), the tasks service (node) and the requests service (gunicorn),
-whose TASKS_URL points at the tasks service.
+Papertrail and Logsene stand-ins (scripts/receivers), the tasks service (node) with its callers (scripts/local/
+callers.sh: a throwaway key each) and the requests service (gunicorn), whose TASKS_URL points at the tasks service.
 
 One implementation for two users: scripts/run-local.sh runs this file, which serves until Ctrl-C; the end-to-end test
 (e2e/) imports LocalSystem and also stops and restarts the tasks service. Every process it starts gets its own process
@@ -31,6 +31,7 @@ GUNICORN = ROOT / ".cache" / "venv" / "bin" / "gunicorn"
 NODE = ROOT / ".cache" / "node24" / "bin" / "node"
 FERRETDB = Path(os.environ.get("FERRETDB_BIN") or ROOT / ".cache" / "bin" / "ferretdb")  # as scripts/db/ferretdb.sh
 TASKS_ENTRY = TASKS_DIR / "dist" / "src" / "server.js"
+CALLERS_SCRIPT = ROOT / "scripts" / "local" / "callers.sh"
 # Not a secret: the local receiver files each document under this index, as Logsene does under a real token.
 LOGSENE_TOKEN = "local-logsene-token"  # noqa: S105
 START_TIMEOUT = 30  # seconds for one component to become ready
@@ -203,6 +204,11 @@ class LocalSystem:
         self.mongodb_uri = mongodb_uri
         self.papertrail_file = self.logs_dir / "papertrail.jsonl"  # what the syslog receiver got from requests
         self.logsene_file = self.logs_dir / "logsene.jsonl"  # what the bulk receiver got from tasks
+        # The tasks service's callers (API_KEYS_FILE) and their throwaway keys, deleted when the system stops.
+        self.keys_dir = work_dir / "keys"
+        self.callers_file = self.keys_dir / "callers.json"
+        self.tasks_key_file = self.keys_dir / "local.key"  # the caller `local`, which may write
+        self.requests_key_file = self.keys_dir / "requests.key"  # the caller `requests`, which may only read
         self.tasks_entry = TASKS_ENTRY
         self.tasks: Process | None = None
         self.requests: Process | None = None
@@ -234,6 +240,8 @@ class LocalSystem:
         with self._step("starting the Papertrail and Logsene stand-ins"):
             self._start_receiver("syslog", self.papertrail_port, self.papertrail_file, tls)
             self._start_receiver("bulk", self.logsene_port, self.logsene_file)
+        self._teardown.append(lambda: shutil.rmtree(self.keys_dir, ignore_errors=True))
+        run([str(CALLERS_SCRIPT), str(self.callers_file), str(self.keys_dir)])
         self._teardown.append(self.stop_tasks)
         with self._step(f"starting the tasks service on {self.tasks_url}", "Node 24"):
             self.start_tasks()
@@ -272,6 +280,11 @@ class LocalSystem:
             finished.set()
             reminder.join()
 
+    @property
+    def tasks_key(self) -> str:
+        """The key of the caller `local`, which may write: Authorization: Bearer <key>."""
+        return self.tasks_key_file.read_text().strip()
+
     def processes(self) -> list[Process]:
         return [p for p in (*self.receivers, self.tasks, self.requests) if p is not None]
 
@@ -283,6 +296,7 @@ class LocalSystem:
             "LOG_LEVEL": "info",
             "LOGSENE_TOKEN": LOGSENE_TOKEN,
             "LOGSENE_URL": f"http://127.0.0.1:{self.logsene_port}",
+            "API_KEYS_FILE": str(self.callers_file),
         }
         self.tasks = Process("tasks", [str(NODE), str(self.tasks_entry)], self.logs_dir / "tasks.log", TASKS_DIR, env)
         self.tasks.wait_until(lambda: answers_health(self.tasks_url), "healthy")
@@ -297,6 +311,8 @@ class LocalSystem:
             "PORT": str(self.requests_port),
             "DATABASE_URL": self.database_url,
             "TASKS_URL": self.tasks_url,
+            # The key it calls the tasks service with (docs/api.md § Authentication), once it reads one.
+            "TASKS_API_KEY_FILE": str(self.requests_key_file),
             "LOG_LEVEL": "info",
             "PAPERTRAIL_DESTINATION": f"127.0.0.1:{self.papertrail_tls_port}",
             "SSL_CERT_FILE": str(self.papertrail_ca),
@@ -348,6 +364,8 @@ def serve() -> int:
             f"run-local: ready in {time.monotonic() - started:.0f} s\n"
             f"\ntasks:    {system.tasks_url}\n"
             f"requests: {system.requests_url}   (its TASKS_URL is {system.tasks_url})\n"
+            f"key:      {system.tasks_key_file}   (a throwaway key of the caller local, which may write)\n"
+            f'          curl -H "Authorization: Bearer $(cat {system.tasks_key_file})" {system.tasks_url}/tasks\n'
             f"logs:     {system.logs_dir}/\n"
             "          tasks.log, requests.log: each service's stdout and stderr\n"
             f"          {system.logsene_file.name}: what tasks shipped to Logsene (in batches, every 20 s)\n"

@@ -1,11 +1,13 @@
 // scripts/deploy.sh and scripts/stack-secrets.sh driven through the real Pulumi CLI (built by scripts/install.sh),
-// on a file backend, as far as the CLI goes here: it stops at the nodejs language host, which is not installed.
+// on a file backend, as far as the CLI goes here: it stops at the nodejs language host, which is not installed. dev's
+// secrets provider is its stack file's KMS key, and the AWS CLI tells who deploys: both answered by moto.
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { project, sentinelSecrets } from "../mocks";
 import { languageHostMissing, passphrase, ProjectCopy, secretsEnvironment } from "../projectCopy";
+import { Moto, startMotoServer } from "../tools";
 import { answerTerminal } from "./terminal";
 
 const digests = {
@@ -13,6 +15,13 @@ const digests = {
     [`${project}:requestsImage`]: `docker.io/octocat/requests@sha256:${"2".repeat(64)}`,
 };
 const secretKeys = Object.keys(sentinelSecrets);
+const deployerArn = "arn:aws:iam::123456789012:role/microservices-deployer";
+const deployers = { [`${project}:deployerArns`]: [deployerArn] };
+
+let moto: Moto;
+
+/** The environment of a deploy with AWS credentials (moto's) and no passphrase: dev's secrets need none. */
+const withAws = (extra: NodeJS.ProcessEnv = {}) => ({ ...moto.env, PULUMI_CONFIG_PASSPHRASE: undefined, ...extra });
 
 function expectNoSecretIn(...texts: string[]): void {
     for (const text of texts) {
@@ -23,6 +32,13 @@ function expectNoSecretIn(...texts: string[]): void {
 }
 
 describe("scripts/deploy.sh with the real Pulumi CLI", () => {
+    before(async () => {
+        moto = await startMotoServer();
+        // dev's stack file names this alias (Pulumi.dev.yaml's secretsprovider).
+        const key = JSON.parse(moto.aws("kms", "create-key")).KeyMetadata.KeyId;
+        moto.aws("kms", "create-alias", "--alias-name", "alias/pulumi/microservices-dev", "--target-key-id", key);
+    });
+    after(() => moto?.stop());
     let copies: ProjectCopy[] = [];
     const freshCopy = () => {
         const created = new ProjectCopy();
@@ -42,8 +58,9 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
         before(() => {
             deployed = new ProjectCopy();
             docker = deployed.addDocker();
+            deployed.editStackConfig("dev", deployers);
             committed = deployed.stackFileText("dev");
-            result = deployed.deploy("dev", secretsEnvironment, "--yes");
+            result = deployed.deploy("dev", withAws(secretsEnvironment), "--yes");
         });
         after(() => deployed.remove());
 
@@ -64,7 +81,19 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
             expect(docker.calls()).to.deep.equal(["info"]);
         });
 
-        it("writes each secret encrypted into the stack file, beside the committed settings, with the salt", () => {
+        it("creates the stack with its stack file's KMS key, never a passphrase over it", () => {
+            const written = deployed.stackFile("dev");
+            expect(written.secretsprovider).to.equal(YAML.parse(committed).secretsprovider);
+            expect(written.secretsprovider).to.match(/^awskms:\/\/alias\/pulumi\/microservices-dev\?region=eu-west-1$/);
+            expect(written.encryptedkey, "the stack's data key, encrypted with the KMS key").to.match(/^[A-Za-z0-9+/=]{40,}$/);
+            expect(written).not.to.have.property("encryptionsalt");
+            const state = JSON.parse(
+                fs.readFileSync(path.join(deployed.dir, `.pulumi-state/.pulumi/stacks/${project}/dev.json`), "utf8"),
+            );
+            expect(state.checkpoint.latest.secrets_providers.state.url).to.equal(written.secretsprovider);
+        });
+
+        it("writes each secret encrypted into the stack file, beside the committed settings", () => {
             const written = deployed.stackFile("dev");
             const committedConfig: Record<string, unknown> = YAML.parse(committed).config;
             const added = Object.fromEntries(Object.entries(written.config).filter(([key]) => !(key in committedConfig)));
@@ -77,17 +106,16 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
                 expect(added[`${project}:${key}`], key).to.have.all.keys("secure");
                 expect((added[`${project}:${key}`] as { secure: string }).secure).to.match(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
             }
-            expect(written.encryptionsalt).to.match(/^v1:[A-Za-z0-9+/=]+:v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
             // The header comment of the committed file survives the CLI's rewrite.
             const header = committed.slice(0, committed.indexOf("config:"));
             expect(deployed.stackFileText("dev").startsWith(`${header}config:`)).to.equal(true);
             expectNoSecretIn(deployed.stackFileText("dev"), result.stdout, result.stderr);
         });
 
-        it("encrypts the values it was given, which the CLI decrypts back with the passphrase", () => {
-            const read = deployed.run("pulumi", ["config", "--stack", "dev", "--json", "--show-secrets"], {
+        it("encrypts the values it was given, which the CLI decrypts back through the KMS key", () => {
+            const read = deployed.run("pulumi", ["config", "--stack", "dev", "--json", "--show-secrets"], withAws({
                 PULUMI_BACKEND_URL: `file://${deployed.dir}/.pulumi-state`,
-            });
+            }));
             const values = JSON.parse(read.stdout) as Record<string, { value: string; secret: boolean }>;
             for (const [key, value] of Object.entries(sentinelSecrets)) {
                 expect(values[`${project}:${key}`], key).to.deep.equal({ value, secret: true });
@@ -97,7 +125,7 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
 
         it("leaves the stack file as it was when run again with the same values", () => {
             const first = deployed.stackFileText("dev");
-            const again = deployed.deploy("dev", secretsEnvironment, "--yes");
+            const again = deployed.deploy("dev", withAws(secretsEnvironment), "--yes");
             expect(again.stderr).to.equal(languageHostMissing);
             expect(deployed.stackFileText("dev")).to.equal(first);
         });
@@ -105,20 +133,23 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
         it("re-encrypts only the value that changed", () => {
             const first = deployed.stackFileText("dev").split("\n");
             const changed = { ...secretsEnvironment, LOGSENE_TOKEN: "SENTINELlogsene-rotated" };
-            expect(deployed.deploy("dev", changed, "--yes").stderr).to.equal(languageHostMissing);
+            expect(deployed.deploy("dev", withAws(changed), "--yes").stderr).to.equal(languageHostMissing);
             const second = deployed.stackFileText("dev").split("\n");
             const differing = first.map((line, i) => (line === second[i] ? undefined : i)).filter((i) => i !== undefined);
             expect(differing).to.have.length(1);
             expect(first[(differing[0] as number) - 1]).to.equal(`  ${project}:logseneToken:`);
         });
 
-        it("takes the salt back from the state when the stack file has lost it, as in a fresh clone", () => {
-            const state = JSON.parse(
-                fs.readFileSync(path.join(deployed.dir, `.pulumi-state/.pulumi/stacks/${project}/dev.json`), "utf8"),
-            );
+        it("still deploys when the stack file has lost its encrypted data key, as in a fresh clone, under the same KMS key", () => {
             deployed.writeStackFile("dev", committed);
-            expect(deployed.deploy("dev", secretsEnvironment, "--yes").stderr).to.equal(languageHostMissing);
-            expect(deployed.stackFile("dev").encryptionsalt).to.equal(state.checkpoint.latest.secrets_providers.state.salt);
+            expect(deployed.deploy("dev", withAws(secretsEnvironment), "--yes").stderr).to.equal(languageHostMissing);
+            const written = deployed.stackFile("dev");
+            expect(written.secretsprovider).to.equal(YAML.parse(committed).secretsprovider);
+            expect(written.encryptedkey).to.match(/^[A-Za-z0-9+/=]{40,}$/);
+            const read = deployed.run("pulumi", ["config", "get", "--stack", "dev", "mongodbUri"], withAws({
+                PULUMI_BACKEND_URL: `file://${deployed.dir}/.pulumi-state`,
+            }));
+            expect(read.stdout.trim()).to.equal(sentinelSecrets.mongodbUri);
         });
     });
 
@@ -176,8 +207,8 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
 
         it("is not needed when both images are given by digest", () => {
             const p = freshCopy();
-            p.editStackConfig("dev", digests);
-            const result = p.deploy("dev", secretsEnvironment, "--yes");
+            p.editStackConfig("dev", { ...digests, ...deployers });
+            const result = p.deploy("dev", withAws(secretsEnvironment), "--yes");
             expect(result.stderr).to.equal(`Created stack 'dev'\n${languageHostMissing}`);
         });
     });
@@ -201,21 +232,134 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
         });
     });
 
-    describe("at a terminal", () => {
-        it("asks for the passphrase once for every command, and twice for a new salt", async () => {
+    describe("a first-time user: who deploys, and the KMS key (the AWS CLI against moto)", () => {
+        const aliceArn = "arn:aws:iam::123456789012:user/alice";
+        const roleArn = "arn:aws:iam::123456789012:role/team/deployer";
+        let alice: NodeJS.ProcessEnv;
+        let role: NodeJS.ProcessEnv;
+        before(() => {
+            moto.aws("iam", "create-user", "--user-name", "alice");
+            const key = JSON.parse(moto.aws("iam", "create-access-key", "--user-name", "alice")).AccessKey;
+            alice = { AWS_ACCESS_KEY_ID: key.AccessKeyId, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey };
+            const trust = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: aliceArn }, Action: "sts:AssumeRole" }] };
+            moto.aws("iam", "create-role", "--role-name", "deployer", "--path", "/team/", "--assume-role-policy-document", JSON.stringify(trust));
+            const session = JSON.parse(
+                moto.aws("sts", "assume-role", "--role-arn", roleArn, "--role-session-name", "bob"),
+            ).Credentials;
+            role = {
+                AWS_ACCESS_KEY_ID: session.AccessKeyId,
+                AWS_SECRET_ACCESS_KEY: session.SecretAccessKey,
+                AWS_SESSION_TOKEN: session.SessionToken,
+            };
+        });
+        /** A copy that releases given digests (no Docker), with the AWS CLI, and dev's committed settings otherwise. */
+        const copyWithAws = () => {
+            const p = freshCopy();
+            p.addTool("aws");
+            p.editStackConfig("dev", digests);
+            return p;
+        };
+        const question = (arn: string) =>
+            `Stack dev has no deployerArns, the IAM users or roles that deploy it. Set it to you, ${arn}? [Y/n] `;
+        const created = (p: ProjectCopy) => p.exists(`.pulumi-state/.pulumi/stacks/${project}/dev.json`);
+
+        it("asks an IAM user whether they deploy the stack, and sets deployerArns to them", async () => {
+            const p = copyWithAws();
+            const run = await answerTerminal(p, "scripts/deploy.sh dev --yes", withAws({ ...secretsEnvironment, ...alice }), [
+                [question(aliceArn), "y"],
+            ]);
+            expect(run.prompts).to.deep.equal([question(aliceArn)]);
+            expect(run.output).to.include("failed to load language plugin nodejs");
+            expect(p.stackFile("dev").config[`${project}:deployerArns`]).to.deep.equal([aliceArn]);
+        });
+
+        it("names an assumed role by its role's ARN, with its path, when the answer is Enter", async () => {
+            const p = copyWithAws();
+            const run = await answerTerminal(p, "scripts/deploy.sh dev --yes", withAws({ ...secretsEnvironment, ...role }), [
+                [question(roleArn), ""],
+            ]);
+            expect(run.prompts).to.deep.equal([question(roleArn)]);
+            expect(p.stackFile("dev").config[`${project}:deployerArns`]).to.deep.equal([roleArn]);
+        });
+
+        it("sets nothing and creates no stack when the answer is no", async () => {
+            const p = copyWithAws();
+            const before = p.stackFileText("dev");
+            const run = await answerTerminal(p, "scripts/deploy.sh dev --yes", withAws({ ...secretsEnvironment, ...alice }), [
+                [question(aliceArn), "n"],
+            ]);
+            expect(run.output).to.include(
+                "deploy: deployerArns not set; set it yourself: pulumi config set --stack dev --path 'deployerArns[0]' ARN",
+            );
+            expect(run.status).to.equal(1);
+            expect(p.stackFileText("dev")).to.equal(before);
+            expect(created(p)).to.equal(false);
+        });
+
+        it("without a terminal, names the caller and the command that makes them the deployer, and creates nothing", () => {
+            const p = copyWithAws();
+            const result = p.deploy("dev", withAws({ ...secretsEnvironment, ...alice }), "--yes");
+            expect(result.stderr).to.equal(
+                "deploy: stack dev has no deployerArns, the IAM users or roles that deploy it; to make it you: " +
+                    `pulumi config set --stack dev --path 'deployerArns[0]' ${aliceArn}\n`,
+            );
+            expect(result.status).to.equal(1);
+            expect(created(p)).to.equal(false);
+        });
+
+        it("without the AWS CLI, says how to set it", () => {
             const p = freshCopy();
             p.editStackConfig("dev", digests);
+            const result = p.deploy("dev", withAws(secretsEnvironment), "--yes");
+            expect(result.stderr).to.equal(
+                "deploy: stack dev has no deployerArns, the IAM users or roles that deploy it; set yours: " +
+                    "pulumi config set --stack dev --path 'deployerArns[0]' ARN\n",
+            );
+            expect(created(p)).to.equal(false);
+        });
+
+        it("says which KMS key to create when the stack file's is not there, and creates no stack", () => {
+            const p = copyWithAws();
+            p.editStackConfig("dev", deployers);
+            p.writeStackFile("dev", p.stackFileText("dev").replace("microservices-dev?", "microservices-missing?"));
+            const result = p.deploy("dev", withAws(secretsEnvironment), "--yes");
+            expect(result.stderr).to.match(/alias\/pulumi\/microservices-missing/);
+            expect(result.stderr).to.include(
+                "deploy: could not select or create stack dev with the secrets provider " +
+                    "awskms://alias/pulumi/microservices-missing?region=eu-west-1 (a KMS key must exist first: " +
+                    'docs/ci-cd.md, "Secrets provider"; or drop the line from Pulumi.dev.yaml for a passphrase)\n',
+            );
+            expect(result.status).to.equal(1);
+            expect(created(p)).to.equal(false);
+        });
+
+        it("leaves a stack that names its deployers as it is, and asks nothing", () => {
+            const p = copyWithAws();
+            p.editStackConfig("dev", deployers);
+            const result = p.deploy("dev", withAws({ ...secretsEnvironment, ...alice }), "--yes");
+            expect(result.stderr).to.equal(`Created stack 'dev'\n${languageHostMissing}`);
+            expect(p.stackFile("dev").config[`${project}:deployerArns`]).to.deep.equal([deployerArn]);
+        });
+    });
+
+    describe("at a terminal", () => {
+        it("asks for the passphrase once for every command, and twice for a new salt, of a stack with no provider", async () => {
+            const p = freshCopy();
+            // A stack of one's own, from dev's settings but with no secrets provider: Pulumi's default, a passphrase.
+            p.writeStackFile("trial", p.stackFileText("dev").replace(/^secretsprovider: .*\n/m, ""));
+            p.editStackConfig("trial", { ...digests, ...deployers });
             const environment = { ...secretsEnvironment, PULUMI_CONFIG_PASSPHRASE: undefined };
-            const first = await answerTerminal(p, "scripts/deploy.sh dev --yes", environment, [
-                ["Passphrase of stack dev's secrets: ", passphrase],
+            const first = await answerTerminal(p, "scripts/deploy.sh trial --yes", environment, [
+                ["Passphrase of stack trial's secrets: ", passphrase],
                 ["Once more: ", passphrase],
             ]);
-            expect(first.prompts).to.deep.equal(["Passphrase of stack dev's secrets: ", "Once more: "]);
+            expect(first.prompts).to.deep.equal(["Passphrase of stack trial's secrets: ", "Once more: "]);
             expect(first.output).to.include("failed to load language plugin nodejs");
-            const second = await answerTerminal(p, "scripts/deploy.sh dev --yes", environment, [
-                ["Passphrase of stack dev's secrets: ", passphrase],
+            expect(p.stackFile("trial").encryptionsalt).to.match(/^v1:[A-Za-z0-9+/=]+:v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+            const second = await answerTerminal(p, "scripts/deploy.sh trial --yes", environment, [
+                ["Passphrase of stack trial's secrets: ", passphrase],
             ]);
-            expect(second.prompts).to.deep.equal(["Passphrase of stack dev's secrets: "]);
+            expect(second.prompts).to.deep.equal(["Passphrase of stack trial's secrets: "]);
             expect(second.output).to.include("failed to load language plugin nodejs");
         });
     });

@@ -5,9 +5,9 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { defaultProxyImage } from "../../components/host/bootstrap";
+import { defaultCosignImage, defaultProxyImage } from "../../components/host/bootstrap";
 import { root } from "../mocks";
-import { freePort, must, tool, waitForPort } from "../tools";
+import { freePort, Moto, must, startMotoServer, tool, unmountUnder, waitForPort } from "../tools";
 
 /** The absolute path of a program, or an error that says how to get it: a missing one fails the test. */
 function program(name: string, debianPackage: string): string {
@@ -28,7 +28,24 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number): P
 export class DockerEngine {
     readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-dockerd-"));
     readonly host = `unix://${this.folder}/docker.sock`;
+    /**
+     * Its own bridge, on a subnet no other interface uses: engines of parallel runs on one machine would otherwise
+     * share docker0 and give their containers the same addresses, so a published port could reach another run's.
+     */
+    private readonly bridge = `rel${this.folder.slice(-6)}`;
     private daemon?: ChildProcess;
+
+    private createBridge(): void {
+        if (fs.existsSync(`/sys/class/net/${this.bridge}`)) return;
+        const used = must("ip", ["-o", "-4", "addr", "show"]);
+        const free = Array.from({ length: 200 }, (_, index) => `10.${100 + (index % 100)}.${Math.floor(Math.random() * 256)}`).find(
+            (prefix) => !used.includes(` ${prefix}.`),
+        );
+        if (!free) throw new Error("no free 10.x.y.0/24 subnet for the engine's bridge");
+        must("ip", ["link", "add", "name", this.bridge, "type", "bridge"]);
+        must("ip", ["addr", "add", `${free}.1/24`, "dev", this.bridge]);
+        must("ip", ["link", "set", this.bridge, "up"]);
+    }
 
     /** The environment that points the docker CLI at this engine. */
     env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -46,6 +63,7 @@ export class DockerEngine {
     }
 
     async start(): Promise<void> {
+        this.createBridge();
         const log = fs.openSync(path.join(this.folder, "dockerd.log"), "a");
         this.daemon = spawn(
             program("dockerd", "docker.io"),
@@ -54,6 +72,7 @@ export class DockerEngine {
                 "--data-root", path.join(this.folder, "data"),
                 "--exec-root", path.join(this.folder, "exec"),
                 "--pidfile", path.join(this.folder, "docker.pid"),
+                "--bridge", this.bridge,
             ],
             { stdio: ["ignore", log, log] },
         );
@@ -80,14 +99,8 @@ export class DockerEngine {
             spawnSync("sh", ["-c", "docker ps -aq | xargs -r docker rm -f"], { env: this.env() });
         }
         await this.stop();
-        const mounts = fs
-            .readFileSync("/proc/mounts", "utf8")
-            .split("\n")
-            .map((line) => line.split(" ")[1])
-            .filter((mount) => mount?.startsWith(this.folder))
-            .sort()
-            .reverse();
-        for (const mount of mounts) spawnSync("umount", ["--lazy", mount]);
+        unmountUnder(this.folder);
+        spawnSync("ip", ["link", "delete", this.bridge]);
         fs.rmSync(this.folder, { recursive: true, force: true });
     }
 }
@@ -188,4 +201,49 @@ export function buildProxyImage(engine: DockerEngine, name: string, trustedCa = 
 export function buildAwsCliProbe(engine: DockerEngine, name: string): void {
     const folder = context(["aws-cli-probe.Dockerfile", "aws-cli-probe.sh"]);
     engine.docker("build", "--quiet", "--file", path.join(folder, "aws-cli-probe.Dockerfile"), "--tag", name, folder);
+}
+
+/** The cosign version of the hosts' pinned image, e.g. v3.1.3. */
+export const cosignVersion = /^ghcr\.io\/sigstore\/cosign\/cosign:(v[\d.]+)@/.exec(defaultCosignImage)![1];
+
+/** The cosign image: cosign of the hosts' version, built statically by scripts/install.sh, under the given name. */
+export function buildCosignImage(engine: DockerEngine, name: string): void {
+    const cosign = tool(`cosign-${cosignVersion}`);
+    const folder = context(["cosign.Dockerfile"], (folder) => {
+        fs.mkdirSync(path.join(folder, "rootfs", "ko-app"), { recursive: true });
+        fs.mkdirSync(path.join(folder, "home", "nonroot"), { recursive: true });
+        fs.copyFileSync(cosign, path.join(folder, "rootfs", "ko-app", "cosign"));
+    });
+    engine.docker("build", "--quiet", "--file", path.join(folder, "cosign.Dockerfile"), "--tag", name, folder);
+}
+
+/**
+ * What a release test's hosts run on: an engine of its own, a registry standing in for Docker Hub, moto as SSM, and the
+ * hosts' helper images in the registry, pinned by digest (cosign only when asked: it is a build of its own).
+ */
+export class ReleaseWorld {
+    readonly engine = new DockerEngine();
+    readonly registry = new Registry();
+    moto!: Moto;
+    readonly helpers: { proxy: string; awsCli: string; cosign?: string } = { proxy: "", awsCli: "" };
+
+    async start({ cosign = false } = {}): Promise<void> {
+        await this.engine.start();
+        await this.registry.start();
+        this.moto = await startMotoServer();
+        buildProxyImage(this.engine, "caddy-stand-in:test");
+        this.helpers.proxy = pushImage(this.engine, this.registry, "caddy-stand-in:test", "caddy", "test");
+        buildAwsCliProbe(this.engine, "aws-cli-probe:test");
+        this.helpers.awsCli = pushImage(this.engine, this.registry, "aws-cli-probe:test", "aws-cli", "test");
+        if (cosign) {
+            buildCosignImage(this.engine, "cosign-stand-in:test");
+            this.helpers.cosign = pushImage(this.engine, this.registry, "cosign-stand-in:test", "cosign", "test");
+        }
+    }
+
+    async stop(): Promise<void> {
+        this.moto?.stop();
+        await this.registry.stop();
+        await this.engine.destroy();
+    }
 }

@@ -116,7 +116,7 @@ export class TestHost {
     constructor(
         private readonly engine: DockerEngine,
         private readonly moto: Moto,
-        private readonly images: { proxy: string; awsCli: string },
+        private readonly images: { proxy: string; awsCli: string; cosign?: string },
         {
             service = "tasks",
             runOnDisk = false,
@@ -154,6 +154,7 @@ export class TestHost {
             recordPath: `/microservices/test/${this.service}/releases`,
             proxyImage: this.images.proxy,
             awsCliImage: this.images.awsCli,
+            cosignImage: this.images.cosign,
             proxyLimits: testProxyLimits,
             tls: { ...this.tls, httpsPort: this.httpsPort, httpPort: this.httpPort },
         };

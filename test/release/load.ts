@@ -30,11 +30,15 @@ export interface LoadOptions {
     pauseMs?: number;
     /** The load stops by itself after this long. @default 120000 */
     maxMs?: number;
+    /** The address to load. @default 127.0.0.1 */
+    host?: string;
+    /** The path each request gets; it answers the version that serves it. @default /version */
+    path?: string;
 }
 
 /** Starts the load on `port` (GET /version); stop() ends it and reports. */
 export function startLoad(port: number, options: LoadOptions = {}): { stop(): Promise<LoadReport> } {
-    const { clients = 4, keepAlive = true, pauseMs = 5, maxMs = 120000 } = options;
+    const { clients = 4, keepAlive = true, pauseMs = 5, maxMs = 120000, host = "127.0.0.1", path = "/version" } = options;
     const agent = new http.Agent({ keepAlive, maxSockets: clients });
     const deadline = Date.now() + maxMs;
     let stopping = false;
@@ -46,7 +50,7 @@ export function startLoad(port: number, options: LoadOptions = {}): { stop(): Pr
 
     const once = (useAgent: boolean) =>
         new Promise<{ version?: string; failure?: string; reused: boolean }>((resolve) => {
-            const request = http.get({ host: "127.0.0.1", port, path: "/version", agent: useAgent ? agent : false, timeout: 10000 });
+            const request = http.get({ host, port, path, agent: useAgent ? agent : false, timeout: 10000 });
             request.on("response", (response) => {
                 let body = "";
                 response.on("data", (chunk) => (body += chunk));

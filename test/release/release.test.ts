@@ -10,8 +10,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { ReleaseInputs } from "../../components/release/document";
 import { ReleaseRecord } from "../../components/release/waiters";
-import { Moto, must, startMotoServer } from "../tools";
-import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushImage, pushServiceImage, Registry } from "./engine";
+import { Moto, must } from "../tools";
+import { pushServiceImage, ReleaseWorld } from "./engine";
 import { get, TestHost, testProxyLimits } from "./host";
 import { LoadReport, startLoad } from "./load";
 
@@ -22,8 +22,9 @@ function figure(text: string): void {
 
 function describeLoad(report: LoadReport): string {
     return (
-        `${report.ok} answered, ${report.failed} failed, ${report.retried} retried on a closed keep-alive connection, ` +
-        `versions ${JSON.stringify(report.versions)}, longest gap ${report.longestGapMs} ms`
+        `${report.ok} answered, ${report.failed} failed${report.failed ? ` ${JSON.stringify(report.failures)}` : ""}, ` +
+        `${report.retried} retried on a closed keep-alive connection, versions ${JSON.stringify(report.versions)}, ` +
+        `longest gap ${report.longestGapMs} ms`
     );
 }
 
@@ -63,11 +64,10 @@ function stalledClient(port: number, head: string, timeoutMs: number): Promise<n
 
 describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function () {
     this.timeout(180000);
-    const engine = new DockerEngine();
-    const registry = new Registry();
+    const world = new ReleaseWorld();
+    const { engine, registry, helpers } = world;
     let moto: Moto;
     let host: TestHost;
-    const helpers = { proxy: "", awsCli: "" };
     const images: Record<string, string> = {};
     const parameterPath = "/microservices/test/tasks";
     const secretValues = { MONGODB_URI: "mongodb://tasks:first-S3cret@db.example.com/tasks" };
@@ -86,6 +86,8 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
         settings: { LOG_LEVEL: "info" },
         secrets: { MONGODB_URI: { parameter: `${parameterPath}/MONGODB_URI`, version: mongoVersion } },
         healthTimeoutSeconds: 20,
+        // Signatures are test/release/signature.test.ts's.
+        imageSigner: "none",
         ...extra,
     });
 
@@ -97,13 +99,8 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
     const currentContainer = () => /^container=(.*)$/m.exec(fs.readFileSync(path.join(host.paths.state, "current"), "utf8"))![1];
 
     before(async () => {
-        await engine.start();
-        await registry.start();
-        moto = await startMotoServer();
-        buildProxyImage(engine, "caddy-stand-in:test");
-        helpers.proxy = pushImage(engine, registry, "caddy-stand-in:test", "caddy", "test");
-        buildAwsCliProbe(engine, "aws-cli-probe:test");
-        helpers.awsCli = pushImage(engine, registry, "aws-cli-probe:test", "aws-cli", "test");
+        await world.start();
+        moto = world.moto;
         for (const [name, mode] of [
             ["v1", "healthy"],
             ["v2", "healthy"],
@@ -124,9 +121,7 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
 
     after(async () => {
         await host?.destroy();
-        moto?.stop();
-        await registry.stop();
-        await engine.destroy();
+        await world.stop();
     });
 
     it("bootstraps the host from images pinned by digest, pulled from the registry", () => {

@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from . import db, errors, health, limits, logs, requests_api, validation
+from . import db, errors, health, logs, requests_api, validation
 from .config import load_config
 
 
@@ -28,10 +28,10 @@ def create_app(test_config=None) -> Flask:
 
     logs.init_app(app)
     errors.register(app)
-    app.before_request(limits.check_request_head)
     app.before_request(validation.check_path)
     app.before_request(validation.check_query)
     app.after_request(_no_body_no_type)
+    app.after_request(_no_sniffing)
     db.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(requests_api.bp)
@@ -41,4 +41,10 @@ def create_app(test_config=None) -> Flask:
 def _no_body_no_type(response):
     if response.status_code == 204:
         del response.headers["Content-Type"]
+    return response
+
+
+def _no_sniffing(response):
+    # Every answer is JSON, or has no body: a browser must not guess another type (the worker's own answers say so too).
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -2,9 +2,13 @@
 PAPERTRAIL_DESTINATION is set.
 
 Papertrail is reached through a queue drained by a background thread, so a slow or unreachable Papertrail never
-slows or breaks a request: when the queue is full, records for Papertrail are dropped (stdout still has them).
+slows or breaks a request: when the queue is full, records for Papertrail are dropped (stdout still has them). The
+thread takes the records in batches, waking up a few times a second rather than once a record: each wake-up of a
+thread costs the request threads the GIL, and under load that cost more than the shipping itself
+(docs/performance.md).
 """
 
+import collections
 import contextlib
 import logging
 import logging.handlers
@@ -22,9 +26,10 @@ from .times import rfc3339
 
 APP_NAME = "requests"
 QUEUE_SIZE = 10_000
+BATCH_WAIT = 0.05  # seconds the shipping thread waits, after a record wakes it, for the rest of its batch
 
 _handlers: list[logging.Handler] = []  # what setup_logging installed on the root logger, so a rerun replaces it
-_listener: logging.handlers.QueueListener | None = None
+_listener: logging.handlers.QueueListener | None = None  # a BatchingListener
 
 
 class PapertrailHandler(logging.handlers.SysLogHandler):
@@ -116,11 +121,33 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
 
     dropped = 0
 
+    def prepare(self, record):
+        # A thread of this process takes the record and formats it: nothing to make picklable, nothing to format here.
+        return record
+
     def enqueue(self, record):
         try:
             self.queue.put_nowait(record)
         except queue.Full:
             self.dropped += 1
+
+
+class BatchingListener(logging.handlers.QueueListener):
+    """QueueListener whose thread wakes once a batch: after the record that woke it, it waits BATCH_WAIT for more and
+    then handles all of them."""
+
+    def __init__(self, records: queue.Queue, handler: logging.Handler):
+        super().__init__(records, handler)
+        self._batch: collections.deque = collections.deque()
+
+    def dequeue(self, block):
+        if not self._batch:
+            self._batch.append(self.queue.get(block))
+            time.sleep(BATCH_WAIT)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._batch.append(self.queue.get_nowait())
+        return self._batch.popleft()
 
 
 def setup_logging(level: str, destination: tuple[str, int] | None, protocol: str) -> None:
@@ -138,7 +165,7 @@ def setup_logging(level: str, destination: tuple[str, int] | None, protocol: str
     if destination is not None:
         records: queue.Queue = queue.Queue(QUEUE_SIZE)
         _handlers.append(DroppingQueueHandler(records))
-        _listener = logging.handlers.QueueListener(records, PapertrailHandler(*destination, protocol))
+        _listener = BatchingListener(records, PapertrailHandler(*destination, protocol))
         _listener.start()
 
     for handler in _handlers:

@@ -3,8 +3,9 @@
 from flask import Blueprint, current_app, jsonify, url_for
 
 from . import queries, validation
-from .db import get_db
+from .db import commit, get_db
 from .errors import ApiError, detail
+from .idempotency import idempotent
 from .tasks import task_exists
 from .times import rfc3339
 
@@ -17,6 +18,14 @@ TRANSITIONS = {
     "rejected": (),
 }
 FILTERS = ("status", "task_id", "requester")
+DECISION_UNKNOWN = (
+    "The database stopped answering after the decision was sent for commit, so it may or may not have been recorded. "
+    "A retry is safe: a request already decided answers 409, and GET /requests/{id} shows its status."
+)
+DELETION_UNKNOWN = (
+    "The database stopped answering after the deletion was sent for commit, so it may or may not have been done. "
+    "A retry is safe: a request already deleted answers 404."
+)
 
 
 def _json(row) -> dict:
@@ -54,17 +63,17 @@ def _next_page(params: dict, total: int) -> str | None:
 
 
 @bp.post("")
+@idempotent
 def create_request():
+    """Ask the tasks service, then insert; `idempotent` commits. A TasksUnavailableError (503) leaves nothing written.
+    Without an Idempotency-Key no connection is held while the tasks service answers; with one, the key's
+    transaction is (idempotency.py)."""
     fields = validation.new_request(validation.json_object())
-    # Ask the tasks service before touching the database, so no connection is held while it answers and a
-    # TasksUnavailableError (503) leaves nothing written.
     if not _task_exists(fields["task_id"]):
         raise ApiError(422, "unknown task", [detail("task_id", f"the tasks service has no task {fields['task_id']}")])
-    db = get_db()
-    with db.cursor() as cur:
+    with get_db().cursor() as cur:
         cur.execute(queries.INSERT, fields)
         row = cur.fetchone()
-    db.commit()
     return jsonify(_json(row)), 201, {"Location": url_for(".get_request", request_id=row["id"])}
 
 
@@ -102,7 +111,7 @@ def change_status(request_id: str):
         _check_transition(rid, locked["status"], new_status)  # decided meanwhile
         cur.execute(queries.SET_STATUS, (new_status, rid))
         row = cur.fetchone()
-    db.commit()
+    commit(db, DECISION_UNKNOWN)
     return _json(row)
 
 
@@ -124,7 +133,7 @@ def delete_request(request_id: str):
     with db.cursor() as cur:
         cur.execute(queries.DELETE, (rid,))
         deleted = cur.rowcount
-    db.commit()
+    commit(db, DELETION_UNKNOWN)
     if not deleted:
         raise _not_found(rid)
     return "", 204

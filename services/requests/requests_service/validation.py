@@ -6,6 +6,7 @@ instead of a silently different request. The patterns here are the ones openapi.
 
 import json
 import re
+from collections import Counter
 from urllib.parse import parse_qsl
 
 from flask import g, request
@@ -33,6 +34,14 @@ WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if re.fullmatch(f"[{WHIT
 _WS = WHITESPACE_CLASS
 REQUESTER_PATTERN = rf"^[{_WS}]*[^{_WS}\x00](?:[^\x00]{{0,{REQUESTER_MAX - 2}}}[^{_WS}\x00])?[{_WS}]*$"
 NOTE_PATTERN = r"^[^\x00]*$"
+
+# Content-Type (RFC 9110 §8.3.1): type/subtype, then parameters `; name=value`, the value a token or a quoted string.
+_WORD = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 9110's token
+_PARAMETER = rf'({_WORD})=({_WORD}|"(?:[\t !#-\[\]-~]|\\[\t -~])*")'
+# Possessive quantifiers: a value that does not match fails at once, never by backtracking (` ;` a few thousand times).
+CONTENT_TYPE = re.compile(rf"({_WORD}/{_WORD})((?:[ \t]*+;[ \t]*+(?:{_PARAMETER})?+)*+)[ \t]*+")
+PARAMETER = re.compile(_PARAMETER)
+CONTENT_TYPE_RULE = "send the body as JSON in UTF-8: Content-Type application/json, with no parameter but charset=utf-8"
 
 # The query parameters each route takes; any other, or one given twice, is a 400.
 QUERY_PARAMETERS = {"requests.list_requests": ("limit", "offset", "sort", "status", "task_id", "requester")}
@@ -67,7 +76,7 @@ def check_query() -> None:
     names = [name for name, _ in pairs]
     hint = f"allowed: {', '.join(allowed)}" if allowed else "this route takes no query parameters"
     problems = [detail(name, f"unknown parameter; {hint}") for name in dict.fromkeys(names) if name not in allowed]
-    problems += [detail(name, "given more than once") for name in dict.fromkeys(names) if names.count(name) > 1]
+    problems += [detail(name, "given more than once") for name, count in Counter(names).items() if count > 1]
     if problems:
         raise ApiError(400, "invalid query parameters", problems)
     g.query = dict(pairs)
@@ -75,13 +84,8 @@ def check_query() -> None:
 
 def json_object() -> dict:
     """The request body as a JSON object: Content-Type application/json (UTF-8), at most limits.BODY_MAX bytes."""
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if request.mimetype != "application/json" or charset != "utf-8":
-        raise ApiError(
-            415,
-            "unsupported media type",
-            [detail(None, "send the body as JSON in UTF-8, Content-Type: application/json")],
-        )
+    if not _json_content_type(request.headers.get("Content-Type")):
+        raise ApiError(415, "unsupported media type", [detail("Content-Type", CONTENT_TYPE_RULE)])
     raw = read_body()
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_unique_keys)
@@ -94,6 +98,22 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid body", [detail(None, f"the body must be a JSON object, not {_kind(body)}")])
     return body
+
+
+def _json_content_type(value: str | None) -> bool:
+    """application/json in any case, with no parameter or a single charset=utf-8 (any case, quoted or not)."""
+    match = CONTENT_TYPE.fullmatch(value or "")
+    if match is None or match[1].lower() != "application/json":
+        return False
+    parameters = PARAMETER.findall(match[2])
+    if len(parameters) > 1:
+        return False
+    if not parameters:
+        return True
+    name, value = parameters[0]
+    if value.startswith('"'):
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    return name.lower() == "charset" and value.lower() == "utf-8"
 
 
 def new_request(body: dict) -> dict:
@@ -205,8 +225,7 @@ def _no_constants(name: str):
 
 
 def _unique_keys(pairs: list[tuple]) -> dict:
-    names = [name for name, _ in pairs]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
     if repeated:
         raise ValueError(f"the key {repeated[0]!r} is given more than once")
     return dict(pairs)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 from contract import ContractClient
-from support import Cluster, TasksStandIn, execute
+from support import Cluster, TasksStandIn, execute, free_port, service_env, start_gunicorn, wait_healthy
 
 from requests_service import create_app, logs
 
@@ -21,11 +21,34 @@ def database_url(tmp_path_factory):
     cluster.stop()
 
 
+@pytest.fixture
+def cluster(tmp_path):
+    """A PostgreSQL cluster of the test's own, for tests that stop, freeze or reconfigure their database."""
+    cluster = Cluster(tmp_path / "pg")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def tasks_standin():
     standin = TasksStandIn()
     yield standin
     standin.close()
+
+
+@pytest.fixture(scope="session")
+def server(database_url, tasks_standin, tmp_path_factory):
+    """One gunicorn for the session, as the image runs it, on the shared database: its port."""
+    port = free_port()
+    env = service_env(DATABASE_URL=database_url, TASKS_URL=tasks_standin.url, PORT=str(port))
+    proc = start_gunicorn(env, tmp_path_factory.mktemp("server") / "gunicorn.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ The Flask test client of every app the tests build is ContractClient (conftest.p
 real gunicorn (support.http, support.raw_http) pass their answers here too. An operation's answer runs schemathesis'
 own response checks, the ones the fuzzer runs: a documented status, its content type, its headers and its body's
 schema. An answer outside the document's operations (an unknown path, a method a path does not serve) must be one of
-the errors every path may give, with the document's Error body.
+the errors every path may give, with the document's Error body. Every answer, of any kind, says
+`X-Content-Type-Options: nosniff`.
 """
 
 import json
@@ -36,6 +37,8 @@ ERROR_BODY = jsonschema.Draft202012Validator(
     format_checker=jsonschema.FormatChecker(),
 )
 JSON_TYPE = "application/json; charset=utf-8"
+# What any path may answer: the server's refusals of a request's head (Host, framing, version, limits, timeout) too.
+ANY_PATH = (400, 404, 408, 414, 431, 501, 505)
 
 
 class ContractClient(FlaskClient):
@@ -49,6 +52,7 @@ def check_response(response: TestResponse) -> None:
     """Raise when the answer breaks the document: schemathesis' FailureGroup, or an AssertionError."""
     __tracebackhide__ = True
     method, path = response.request.method, response.request.path
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", f"{method} {path}: no nosniff"
     if method == "HEAD":
         assert response.get_data() == b"", "a HEAD answer has a body"
     operation = SCHEMA.find_operation_by_path("GET" if method == "HEAD" else method, path)
@@ -68,7 +72,7 @@ def _parameters(operation, path: str) -> dict[str, str]:
 def _check_outside_operations(method: str, path: str, response: TestResponse) -> None:
     __tracebackhide__ = True
     served = [m for m in METHODS if SCHEMA.find_operation_by_path(m, path) is not None]
-    allowed = (405,) if served else (404, 414, 431)
+    allowed = (405,) if served else ANY_PATH
     assert response.status_code in allowed, f"{method} {path}: {response.status_code}, expected one of {allowed}"
     if response.status_code == 405:
         assert set(response.headers.get("Allow", "").replace(" ", "").split(",")) >= set(served), "405 without Allow"

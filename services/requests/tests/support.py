@@ -3,14 +3,17 @@
 The stand-in plays the tasks service (the dependency); the service under test always runs its real code.
 """
 
+import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException, HTTPResponse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +58,24 @@ class Cluster:
 
     def stop(self) -> None:
         subprocess.run(["bash", str(POSTGRES_SH), "stop", str(self.directory)], check=True, timeout=60)
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it started (this cluster's only: never another server's)."""
+        postmaster = int((self.directory / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def freeze(self) -> list[int]:
+        """Stop every process of the server (SIGSTOP): it keeps its sockets and answers nothing. Returns them."""
+        frozen = self.processes()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        return frozen
+
+    @staticmethod
+    def thaw(frozen: list[int]) -> None:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
 
 
 def row_count(database_url: str) -> int:
@@ -196,6 +217,58 @@ def send_raw(port: int, data: bytes, method: str, target: str, timeout: float = 
         response = as_test_response(method, target, answer.status, answer.getheaders(), answer.read())
     check_response(response)
     return response
+
+
+@dataclass
+class Exchange:
+    """What came back on one connection: the answers, the bytes as sent, and whether the server closed it."""
+
+    answers: list[TestResponse]
+    raw: bytes
+    closed: bool
+
+
+class _Received(io.BytesIO):
+    """Bytes a server sent, in the shape http.client reads answers from (one after another: never closed)."""
+
+    def makefile(self, mode):
+        return self
+
+    def close(self):
+        pass
+
+
+def exchange(port: int, data: bytes, requests=(("GET", "/health"),), timeout: float = 5.0) -> Exchange:
+    """Send `data` as it is onto a new connection, then read until the server closes it or `timeout` seconds pass.
+    The answers are parsed in order, one per (method, target) of `requests` at most, and each is checked against
+    openapi.json."""
+    received, closed = b"", False
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            closed = True
+    source = _Received(received)
+    answers = []
+    for method, target in requests:
+        if source.tell() == len(received):
+            break
+        answer = HTTPResponse(source, method=method)
+        answer.begin()
+        response = as_test_response(method, target, answer.status, answer.getheaders(), answer.read())
+        check_response(response)
+        answers.append(response)
+    return Exchange(answers, received, closed)
 
 
 def service_env(**variables: str) -> dict:

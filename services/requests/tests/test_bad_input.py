@@ -189,6 +189,35 @@ def test_every_problem_is_reported_at_once(client):
     assert fields == ["extra", "note", "requester", "task_id"]
 
 
+def test_an_error_lists_at_most_20_problems_and_counts_the_rest(client):
+    # 6000 unknown fields in a body under the 64 KiB limit: the answer is a small fraction of the request.
+    body = json.dumps({f"k{i}": 0 for i in range(6000)}, separators=(",", ":")).encode()
+    assert len(body) <= 65536
+    response = client.post("/requests", data=body, content_type="application/json")
+    assert response.status_code == 400
+    answer = response.get_json()
+    assert len(answer["details"]) == 20
+    assert answer["details_omitted"] == 6002 - 20  # the 6000 unknown fields, task_id and requester missing
+    assert len(response.get_data()) < len(body) // 10
+
+
+def test_a_long_input_quoted_in_a_detail_is_shortened(client):
+    name = "x" * 60_000
+    response = client.post("/requests", data=json.dumps({name: 1}), content_type="application/json")
+    assert response.status_code == 400
+    fields = [d.get("field") for d in response.get_json()["details"]]
+    assert "x" * 97 + "..." in fields
+    assert len(response.get_data()) < 2000
+
+
+def test_every_listed_problem_is_complete_when_there_are_at_most_20(client):
+    response = client.get("/requests?" + "&".join(f"p{i}=1" for i in range(20)))
+    assert len(response.get_json()["details"]) == 20
+    assert "details_omitted" not in response.get_json()
+    response = client.get("/requests?" + "&".join(f"p{i}=1" for i in range(21)))
+    assert response.get_json()["details_omitted"] == 1
+
+
 def test_405_keeps_the_allow_header(client):
     response = client.put("/requests")
     assert response.status_code == 405

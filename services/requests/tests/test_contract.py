@@ -18,7 +18,7 @@ GOOD_REQUEST = {
     "created_at": "2026-11-29T10:00:00.000Z",
     "updated_at": "2026-11-29T10:00:00.000Z",
 }
-JSON = [("Content-Type", "application/json; charset=utf-8")]
+JSON = [("Content-Type", "application/json; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
 OFFSET_TIME = "2026-11-29T10:00:00+00:00"
 
 
@@ -89,6 +89,7 @@ WRONG = [
     ("a camelCase name", answer("GET", "/requests/1", 200, {**GOOD_REQUEST, "createdAt": OFFSET_TIME})),
     ("an undocumented status", answer("GET", "/requests/1", 500, {"error": "internal error", "details": []})),
     ("an HTML error page", answer("GET", "/requests/1", 404, b"<h1>Not Found</h1>", [("Content-Type", "text/html")])),
+    ("an answer without nosniff", answer("GET", "/health", 200, {"status": "ok", "database": "ok"}, JSON[:1])),
     ("an error without details", answer("GET", "/requests/1", 404, {"error": "request not found"})),
     ("a list without next", answer("GET", "/requests", 200, {"items": [], "total": 0, "limit": 20, "offset": 0})),
     ("a create without Location", answer("POST", "/requests", 201, GOOD_REQUEST)),

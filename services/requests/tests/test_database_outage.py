@@ -3,18 +3,7 @@
 These tests stop and start a PostgreSQL cluster of their own (never the shared one).
 """
 
-import pytest
-from support import Cluster
-
 TASK = "e" * 24
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    cluster = Cluster(tmp_path / "pg")
-    cluster.start()
-    yield cluster
-    cluster.stop()
 
 
 def assert_503_json(response):

@@ -4,7 +4,7 @@ failing 503 with nothing changed; rejection and deletion never ask it."""
 import time
 
 import pytest
-from support import execute, free_port, row_count
+from support import TasksStandIn, execute, free_port, http, row_count, service_env, start_gunicorn, wait_healthy
 
 TASK = "d" * 24
 BODY = {"task_id": TASK, "requester": "ana"}
@@ -79,6 +79,36 @@ def test_tasks_url_with_a_trailing_slash(make_app, tasks, database_url):
     execute(database_url, "TRUNCATE requests RESTART IDENTITY")
     assert app.test_client().post("/requests", json=BODY).status_code == 201
     assert tasks.seen == [f"/tasks/{TASK}"]
+
+
+@pytest.fixture
+def proxy():
+    """A server that records what reaches it as a proxy would, and answers 500 to all of it."""
+    recorder = TasksStandIn()
+    recorder.mode = "error"
+    yield recorder
+    recorder.close()
+
+
+def test_the_tasks_service_is_called_directly_whatever_the_proxy_variables_say(database_url, tasks, proxy, tmp_path):
+    # TASKS_URL is the tasks host's private address: an internal call, never sent through a proxy that the service's
+    # environment names (a gunicorn started with them, as a container would be).
+    variables = dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"), proxy.url)
+    port = free_port()
+    env = service_env(DATABASE_URL=database_url, TASKS_URL=tasks.url, PORT=str(port))
+    env = {name: value for name, value in env.items() if name.lower() != "no_proxy"}
+    proc = start_gunicorn({**env, **variables}, tmp_path / "gunicorn.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        tasks.known.add(TASK)
+        status, created = http("POST", f"http://127.0.0.1:{port}/requests", BODY)
+        assert status == 201, created
+        assert http("PATCH", f"http://127.0.0.1:{port}/requests/{created['id']}", {"status": "approved"})[0] == 200
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert tasks.seen == [f"/tasks/{TASK}", f"/tasks/{TASK}"]
+    assert proxy.seen == []
 
 
 def test_service_recovers_when_the_tasks_service_does(client, tasks, database_url):

@@ -1,11 +1,13 @@
-// The express app: the JSON API for tasks, /health and /openapi.json. It does not listen: server.ts (or a test) runs
-// it in http-server.ts's server.
+// The express app: the JSON API for tasks, /health and /openapi.json, for known callers. It does not listen: server.ts
+// (or a test) runs it in http-server.ts's server.
 import { readFileSync } from 'node:fs';
 import express, { type Express } from 'express';
 import type { Connection } from 'mongoose';
 import type winston from 'winston';
+import { authenticate } from './authentication.js';
+import type { Callers } from './callers.js';
 import { DatabaseCalls } from './database-calls.js';
-import { errorHandler, notFound } from './errors.js';
+import { errorHandler, notFound, trailingSlash } from './errors.js';
 import { healthHandler } from './health.js';
 import { requestLimits } from './limits.js';
 import { serveMethods } from './methods.js';
@@ -21,11 +23,13 @@ export interface AppOptions {
   logger: winston.Logger;
   /** The database connection, open or not: routes answer 503 while it is down. */
   connection: Connection;
+  /** Who may call the routes that need a key (all but /health and /openapi.json). */
+  callers: Callers;
   /** The time tasks and Idempotency-Keys are stamped with; the system clock unless a test moves it on. */
   clock?: () => Date;
 }
 
-export function createApp({ logger, connection, clock = () => new Date() }: AppOptions): Express {
+export function createApp({ logger, connection, callers, clock = () => new Date() }: AppOptions): Express {
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
   const database = new DatabaseCalls(connection);
   const app = express();
@@ -40,6 +44,9 @@ export function createApp({ logger, connection, clock = () => new Date() }: AppO
 
   app.use(requestLogger(logger));
   app.use(requestLimits);
+  // Before routing: a path that is no route gets 401 without a key, as a route does, and reveals nothing.
+  app.use(authenticate(callers));
+  app.use(trailingSlash);
   serveMethods(app, '/health', { GET: [rejectQuery, healthHandler(connection, database)] });
   serveMethods(app, '/openapi.json', {
     GET: [

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { Callers, CallersError } from './callers.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 
@@ -15,6 +16,8 @@ export interface Config {
   logseneToken: string | undefined;
   /** Overrides the Logsene receiver URL; unset means Sematext's default receiver. */
   logseneUrl: string | undefined;
+  /** Who may call the service: read once, at start, so a change reaches the service through a release (a restart). */
+  callers: Callers;
 }
 
 // An empty variable (as `VAR=` in an env file writes) counts as unset.
@@ -52,6 +55,20 @@ const envSchema = z.object({
     emptyAsUnset,
     z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   ),
+  API_KEYS: z.preprocess(
+    emptyAsUnset,
+    z
+      .string({ error: 'is required: the callers file, {"callers": {...}} (docs/api.md § Authentication), in API_KEYS or API_KEYS_FILE' })
+      .transform((text, context) => {
+        try {
+          return Callers.parse(text);
+        } catch (error) {
+          if (!(error instanceof CallersError)) throw error;
+          for (const message of error.problems) context.issues.push({ code: 'custom', message, input: undefined });
+          return z.NEVER;
+        }
+      }),
+  ),
 });
 
 export class ConfigError extends Error {
@@ -62,7 +79,7 @@ export class ConfigError extends Error {
 }
 
 /** The variables that hold a secret: each may instead name a file that holds it, in NAME_FILE (docs/api.md). */
-const SECRET_VARIABLES = ['MONGODB_URI', 'LOGSENE_TOKEN'] as const;
+const SECRET_VARIABLES = ['MONGODB_URI', 'LOGSENE_TOKEN', 'API_KEYS'] as const;
 
 interface SecretsResolved {
   env: NodeJS.ProcessEnv;
@@ -129,5 +146,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: parsed.LOG_LEVEL,
     logseneToken: parsed.LOGSENE_TOKEN,
     logseneUrl: parsed.LOGSENE_URL,
+    callers: parsed.API_KEYS,
   };
 }

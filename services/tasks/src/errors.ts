@@ -84,6 +84,12 @@ export const notFound: RequestHandler = (req) => {
   throw notFoundError(req.method, req.path);
 };
 
+/** Paths have no trailing slash: /tasks/ is not /tasks, whatever the route. */
+export const trailingSlash: RequestHandler = (req, _res, next) => {
+  if (req.path.length > 1 && req.path.endsWith('/')) throw notFoundError(req.method, req.path);
+  next();
+};
+
 export function errorHandler(logger: winston.Logger): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) {

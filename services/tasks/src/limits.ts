@@ -1,6 +1,6 @@
 // The contract's limits on a request as a whole (docs/api.md §Errors), checked before any route sees it.
 import type { RequestHandler } from 'express';
-import { HttpError, notFoundError } from './errors.js';
+import { HttpError } from './errors.js';
 
 export const REQUEST_TARGET_MAX_BYTES = 4096;
 export const HEADERS_MAX_BYTES = 16 * 1024;
@@ -33,7 +33,7 @@ function headerLineBytes(name: string, value: string): number {
   return name.length + value.length + 4;
 }
 
-/** 414, 431, and a 404 for a trailing slash, whatever the route. */
+/** 414 and 431, whatever the route. */
 export const requestLimits: RequestHandler = (req, _res, next) => {
   if (req.url.length > REQUEST_TARGET_MAX_BYTES) throw targetTooLong();
   if (req.rawHeaders.length / 2 > HEADER_COUNT_MAX) throw headersTooLarge();
@@ -44,7 +44,5 @@ export const requestLimits: RequestHandler = (req, _res, next) => {
     total += line;
   }
   if (total > HEADERS_MAX_BYTES) throw headersTooLarge();
-  // Paths have no trailing slash: /tasks/ is not /tasks.
-  if (req.path.length > 1 && req.path.endsWith('/')) throw notFoundError(req.method, req.path);
   next();
 };

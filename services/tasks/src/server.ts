@@ -24,7 +24,7 @@ function readConfig(): Config {
 const config = readConfig();
 const logger = createLogger({ level: config.logLevel, logseneToken: config.logseneToken, logseneUrl: config.logseneUrl });
 const database = openDatabase(config.mongodbUri, logger);
-const app = createApp({ logger, connection: database.connection });
+const app = createApp({ logger, connection: database.connection, callers: config.callers });
 
 let stopping = false;
 /** Responses not yet sent. Once stopping, each tells its client to close the connection after it. */

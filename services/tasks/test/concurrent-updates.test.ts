@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import type { TaskJson } from '../src/task-model.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { listen, request, type Listening } from './support/http.js';
 import { silentLogger } from './support/logs.js';
@@ -17,7 +18,7 @@ describe('concurrent updates of one task', function () {
   before(async () => {
     database = await openTestDatabase('races');
     const clock = (): Date => new Date(Date.now() - setBack);
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, clock }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS, clock }));
   });
 
   after(async () => {

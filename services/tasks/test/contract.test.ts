@@ -20,6 +20,9 @@ const answer = (status: number, body?: unknown, headers: Answer['headers'] = JSO
   text: body === undefined ? '' : JSON.stringify(body),
 });
 const notFound = { error: 'not found', details: [{ message: 'no route for GET /nope' }] };
+const unauthorized = { error: 'unauthorized', details: [{ field: 'Authorization', message: 'a key is required: Authorization: Bearer <key>' }] };
+const forbidden = { error: 'forbidden', details: [{ message: 'caller requests may only read' }] };
+const challenge = { ...JSON_TYPE, 'www-authenticate': 'Bearer realm="tasks", error="invalid_token"' };
 
 describe('openapi.json', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
@@ -44,6 +47,30 @@ describe('openapi.json', () => {
     expect(parameter('sort')?.enum).to.deep.equal([...SORTS]);
   });
 
+  it('declares the bearer scheme, needed by every operation but those of /health and /openapi.json, with their 401 and 403', () => {
+    const document = openapi as unknown as {
+      security: unknown;
+      components: { securitySchemes: unknown };
+      paths: Record<string, Record<string, { security?: unknown; responses?: Record<string, { $ref?: string }> }>>;
+    };
+    expect(document.components.securitySchemes).to.have.deep.property('bearer').that.includes({ type: 'http', scheme: 'bearer' });
+    expect(document.security).to.deep.equal([{ bearer: [] }]);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (method === 'parameters') continue;
+        const where = `${method.toUpperCase()} ${path}`;
+        if (path === '/health' || path === '/openapi.json') {
+          expect(operation.security, where).to.deep.equal([]);
+          expect(operation.responses, where).not.to.have.any.keys('401', '403');
+        } else {
+          expect(operation.security, where).to.equal(undefined);
+          expect(operation.responses?.['401'], where).to.deep.equal({ $ref: '#/components/responses/Unauthorized' });
+          expect(operation.responses?.['403'], where).to.deep.equal({ $ref: '#/components/responses/Forbidden' });
+        }
+      }
+    }
+  });
+
   it('counts a title the way the service does: trimmed, in code points, 1 to 200', async () => {
     const title = (value: string): Promise<string[]> => schemaProblems('/components/schemas/Title', value);
     for (const good of ['x', 'x'.repeat(200), '😀'.repeat(200), ` \t${'x'.repeat(200)}\u3000\n`, 'a b']) expect(await title(good), good).to.deep.equal([]);
@@ -61,6 +88,10 @@ describe('the contract checker', () => {
     expect(await replyProblems('OPTIONS', '/health', answer(204, undefined, { allow: 'GET, HEAD, OPTIONS' }))).to.deep.equal([]);
     expect(await replyProblems('GET', '/nope', answer(404, notFound))).to.deep.equal([]);
     expect(await replyProblems('PUT', '/health', answer(405, notFound, { ...JSON_TYPE, allow: 'GET, HEAD, OPTIONS' }))).to.deep.equal([]);
+    for (const [method, target] of [['GET', '/tasks'], ['PATCH', `/tasks/${task.id}`], ['GET', '/nope'], ['PUT', '/health']]) {
+      expect(await replyProblems(method ?? '', target ?? '', answer(401, unauthorized, { ...JSON_TYPE, 'www-authenticate': 'Bearer realm="tasks"' }))).to.deep.equal([]);
+      expect(await replyProblems(method ?? '', target ?? '', answer(403, forbidden))).to.deep.equal([]);
+    }
   });
 
   // Each a small deliberate bug in an answer: the checker must name it.
@@ -84,6 +115,13 @@ describe('the contract checker', () => {
     ['405 without Allow', 'PUT', '/health', answer(405, notFound), /Allow/],
     ['404 for a wrong method', 'PUT', '/health', answer(404, notFound), /status 404/],
     ['200 for an unknown path', 'GET', '/nope', answer(200, task), /status 200/],
+    ['a 401 without WWW-Authenticate', 'GET', '/tasks', answer(401, unauthorized), /WWW-Authenticate/],
+    ['a 401 with another challenge', 'GET', '/tasks', answer(401, unauthorized, { ...JSON_TYPE, 'www-authenticate': 'Basic realm="tasks"' }), /WWW-Authenticate/],
+    ['a 401 with another message', 'GET', '/tasks', answer(401, { ...unauthorized, details: [{ field: 'Authorization', message: 'bad key msk_abc' }] }, challenge), /message/],
+    ['a 401 on a public route', 'GET', '/health', answer(401, unauthorized, challenge), /status 401/],
+    ['a 401 without a WWW-Authenticate on a path that is no route', 'GET', '/nope', answer(401, unauthorized), /WWW-Authenticate/],
+    ['a 403 naming a field', 'POST', '/tasks', answer(403, { ...forbidden, details: [{ field: 'Authorization', message: 'caller requests may only read' }] }), /details/],
+    ['a 403 on a public route', 'GET', '/openapi.json', answer(403, forbidden), /status 403/],
     ['a 503 health with the old database value', 'GET', '/health', answer(503, { status: 'unavailable', database: 'disconnected', error: 'database unreachable', details: [] }), /database/],
   ];
   for (const [name, method, target, bad, says] of wrong) {

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import { connectOptions, isConnected, openDatabase, type Database } from '../src/db.js';
 import type { TaskJson } from '../src/task-model.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { silentLogger } from './support/logs.js';
 import { tasksTitled } from './support/tasks.js';
 import { startFerretDB, type FerretDB } from './support/ferretdb.js';
@@ -37,7 +38,7 @@ describe('database outage', function () {
     ferret = await startFerretDB();
     database = openDatabase(ferret.uri, silentLogger(), { dbName: 'outage' });
     await database.ready;
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
   });
 
   after(async () => {
@@ -109,7 +110,7 @@ describe('database stalled (SIGSTOP)', function () {
     database = openDatabase(ferret.uri, silentLogger(), { dbName: 'stalled' });
     await database.ready;
     const clock = (): Date => new Date(Date.now() + added);
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, clock }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS, clock }));
   });
 
   after(async () => {

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import type { TaskJson } from '../src/task-model.js';
+import { AUTHORIZATION, TEST_CALLERS } from './support/callers.js';
 import { schemaProblems } from './support/contract.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { exchange, listen, rawRequest, request, type Listening, type Reply } from './support/http.js';
@@ -12,7 +13,7 @@ import { tasksTitled } from './support/tasks.js';
 
 /** A POST /tasks head with a JSON body of `body`, and more head lines. */
 const postHead = (body: string, ...lines: string[]): string =>
-  ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, ...lines].join('\r\n');
+  ['POST /tasks HTTP/1.1', 'Host: t', AUTHORIZATION, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, ...lines].join('\r\n');
 
 describe('HTTP semantics', () => {
   let database: TestDatabase;
@@ -20,7 +21,7 @@ describe('HTTP semantics', () => {
 
   before(async () => {
     database = await openTestDatabase('http');
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
   });
 
   after(async () => {
@@ -105,14 +106,14 @@ describe('HTTP semantics', () => {
     ];
     for (const [path, allow] of paths) {
       it(`CONNECT ${path}: 405 with Allow ${allow}, then closed`, async () => {
-        const reply = await onlyAnswer(`CONNECT ${path} HTTP/1.1\r\nHost: t\r\n\r\n`);
+        const reply = await onlyAnswer(`CONNECT ${path} HTTP/1.1\r\nHost: t\r\n${AUTHORIZATION}\r\n\r\n`);
         await expectError(reply, 405);
         expect(reply.headers.allow).to.equal(allow);
       });
     }
 
     it('CONNECT on an unknown path: 404, then closed', async () => {
-      await expectError(await onlyAnswer('CONNECT /nope HTTP/1.1\r\nHost: t\r\n\r\n'), 404);
+      await expectError(await onlyAnswer(`CONNECT /nope HTTP/1.1\r\nHost: t\r\n${AUTHORIZATION}\r\n\r\n`), 404);
     });
 
     it('CONNECT example.com:443 (a proxy tunnel): 400, then closed', async () => {
@@ -149,7 +150,7 @@ describe('HTTP semantics', () => {
     const body = '{"title":"framed"}';
     const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const withCoding = (codings: string): string =>
-      `POST /tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: ${codings}\r\n\r\n${chunked}`;
+      `POST /tasks HTTP/1.1\r\nHost: t\r\n${AUTHORIZATION}\r\nContent-Type: application/json\r\nTransfer-Encoding: ${codings}\r\n\r\n${chunked}`;
 
     for (const codings of ['xchunked', 'chunked, gzip', 'identity', 'chunked, chunked']) {
       it(`Transfer-Encoding: ${codings}: 400 naming Transfer-Encoding, closed, nothing created`, async () => {
@@ -174,7 +175,7 @@ describe('HTTP semantics', () => {
     ];
     for (const [name, lines] of lengths) {
       it(`${name}: 400, closed, nothing created`, async () => {
-        const head = ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', ...lines].join('\r\n');
+        const head = ['POST /tasks HTTP/1.1', 'Host: t', AUTHORIZATION, 'Content-Type: application/json', ...lines].join('\r\n');
         await expectError(await onlyAnswer(`${head}\r\n\r\n${body}`), 400);
         expect(await titled('framed')).to.equal(0);
       });
@@ -237,7 +238,7 @@ describe('HTTP semantics', () => {
 
     it('two Content-Type lines: 400 naming Content-Type, nothing created', async () => {
       const body = '{"title":"two types"}';
-      const head = ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close'];
+      const head = ['POST /tasks HTTP/1.1', 'Host: t', AUTHORIZATION, 'Content-Type: application/json', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close'];
       await expectError(await rawRequest(server.port, head.join('\r\n'), body), 400, 'Content-Type');
       expect(await titled('two types')).to.equal(0);
     });

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import { openDatabase, type Database } from '../src/db.js';
 import type { TaskJson } from '../src/task-model.js';
+import { AUTHORIZATION, TEST_CALLERS } from './support/callers.js';
 import { schemaProblems } from './support/contract.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
@@ -58,7 +59,7 @@ describe('Idempotency-Key on POST /tasks', function () {
 
   before(async () => {
     database = await openTestDatabase('idempotency');
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, clock: time.clock }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS, clock: time.clock }));
   });
 
   after(async () => {
@@ -146,7 +147,7 @@ describe('Idempotency-Key on POST /tasks', function () {
     it('an empty key, and two Idempotency-Key lines: 400', async () => {
       const body = '{"title":"two keys"}';
       const head = (keys: string[]): string =>
-        ['POST /tasks HTTP/1.1', 'Host: t', 'Content-Type: application/json', `Content-Length: ${body.length}`, ...keys.map((key) => `Idempotency-Key: ${key}`), 'Connection: close'].join('\r\n');
+        ['POST /tasks HTTP/1.1', 'Host: t', AUTHORIZATION, 'Content-Type: application/json', `Content-Length: ${body.length}`, ...keys.map((key) => `Idempotency-Key: ${key}`), 'Connection: close'].join('\r\n');
       expectKeyError(await rawRequest(server.port, head(['']), body), 400);
       expectKeyError(await rawRequest(server.port, head(['k1', 'k2']), body), 400);
       expectKeyError(await rawRequest(server.port, head(['k1', 'k1']), body), 400);
@@ -212,8 +213,8 @@ describe('Idempotency-Key while the first request is at work', function () {
     slowDatabase = openDatabase(`mongodb://127.0.0.1:${proxy.port}/`, silentLogger(), { dbName: 'keys' });
     directDatabase = openDatabase(ferret.uri, silentLogger(), { dbName: 'keys' });
     await Promise.all([slowDatabase.ready, directDatabase.ready]);
-    slow = await listen(createApp({ logger: silentLogger(), connection: slowDatabase.connection }));
-    direct = await listen(createApp({ logger: silentLogger(), connection: directDatabase.connection, clock: directTime.clock }));
+    slow = await listen(createApp({ logger: silentLogger(), connection: slowDatabase.connection, callers: TEST_CALLERS }));
+    direct = await listen(createApp({ logger: silentLogger(), connection: directDatabase.connection, callers: TEST_CALLERS, clock: directTime.clock }));
     // The indexes exist before the proxy holds anything back.
     await Promise.all([slowDatabase, directDatabase].flatMap((database) => Object.values(database.connection.models).map((model) => model.init())));
   });

@@ -7,6 +7,7 @@ import { HEAD_SIZE_CAP } from '../src/http-server.js';
 import { BODY_MAX_BYTES, HEADER_COUNT_MAX, HEADER_MAX_BYTES, HEADERS_MAX_BYTES, REQUEST_TARGET_MAX_BYTES } from '../src/limits.js';
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, type TaskJson } from '../src/task-model.js';
 import { LIST_LIMIT_MAX, LIST_OFFSET_MAX, SEARCH_MAX_LENGTH } from '../src/validation.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { schemaProblems } from './support/contract.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { silentLogger } from './support/logs.js';
@@ -72,7 +73,7 @@ describe('limits: at the edge', () => {
 
   before(async () => {
     database = await openTestDatabase('limits');
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
   });
 
   after(async () => {

@@ -5,6 +5,7 @@ import type winston from 'winston';
 import { createApp } from '../src/app.js';
 import { createLogger, flushLogs } from '../src/logger.js';
 import { startBulkReceiver, type BulkReceiver } from './support/bulk-receiver.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { freePort } from './support/ferretdb.js';
 import { listen, request, type Listening } from './support/http.js';
@@ -27,7 +28,7 @@ describe('logging to Logsene', () => {
   async function serve(logseneUrl: string): Promise<{ server: Listening; logger: winston.Logger; stdout: MemoryStream }> {
     const stdout = new MemoryStream();
     const logger = createLogger({ level: 'info', logseneToken: TOKEN, logseneUrl, stream: stdout });
-    const server = await listen(createApp({ logger, connection: database.connection }));
+    const server = await listen(createApp({ logger, connection: database.connection, callers: TEST_CALLERS }));
     return { server, logger, stdout };
   }
 

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { createApp } from '../src/app.js';
 import type { TaskJson } from '../src/task-model.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { MemoryStream } from './support/logs.js';
 import { createLogger } from '../src/logger.js';
@@ -162,7 +163,7 @@ describe('malformed requests', () => {
 
   before(async () => {
     database = await openTestDatabase('malformed');
-    server = await listen(createApp({ logger: createLogger({ level: 'info', stream: logs }), connection: database.connection }));
+    server = await listen(createApp({ logger: createLogger({ level: 'info', stream: logs }), connection: database.connection, callers: TEST_CALLERS }));
     existing = (await request(server.url, '/tasks', { method: 'POST', body: { title: 'untouched', description: 'as created' } })).json as TaskJson;
   });
 

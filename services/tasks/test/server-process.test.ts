@@ -1,10 +1,16 @@
-// The compiled entry point run as a real process: refuses a bad environment, serves, and stops cleanly on SIGTERM.
+// The compiled entry point run as a real process: refuses a bad environment, reads its callers at start, serves, and
+// stops cleanly on SIGTERM.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { digestOf } from '../src/callers.js';
 import { startBulkReceiver } from './support/bulk-receiver.js';
+import { callersFile, keyMaterialIn, READER, UNKNOWN_KEY, WRITER, WRITER_KEY } from './support/callers.js';
 import { throwawayCertificate } from './support/certificate.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 import { freePort, startFerretDB, type FerretDB } from './support/ferretdb.js';
@@ -26,9 +32,13 @@ interface Running {
   stdout(): string;
 }
 
-/** Starts `script` with exactly `env` (plus PATH), collecting its output. */
+/** Starts `script` with exactly `env` (plus PATH, and the tests' callers in API_KEYS unless `env` sets it), collecting
+ * its output. */
 function start(script: string, env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH ?? '', API_KEYS: callersFile([WRITER, READER]), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -105,6 +115,13 @@ describe('server process', function () {
       { name: 'a PORT that is not a number', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', PORT: 'eighty' }, variable: 'PORT' },
       { name: 'an unknown LOG_LEVEL', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', LOG_LEVEL: 'chatty' }, variable: 'LOG_LEVEL' },
       { name: 'a bad LOGSENE_URL', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', LOGSENE_TOKEN: 'tok-s3cret', LOGSENE_URL: 'nowhere' }, variable: 'LOGSENE_URL', secret: 'tok-s3cret' },
+      { name: 'no callers', env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', API_KEYS: '' }, variable: 'API_KEYS or API_KEYS_FILE' },
+      {
+        name: 'a callers file with a reader of unknown access',
+        env: { MONGODB_URI: 'mongodb://127.0.0.1:1/', API_KEYS: callersFile([WRITER, { ...READER, access: 'none' as 'read' }]) },
+        variable: 'API_KEYS caller requests: access must be "read" or "write"',
+        secret: digestOf(READER.keys[0] ?? '').toString('hex'),
+      },
     ];
     for (const { name, env, variable, secret } of cases) {
       it(`${name} → exit 1 with ${variable} on stderr`, async () => {
@@ -146,6 +163,52 @@ describe('server process', function () {
     }
   });
 
+  describe('its callers', () => {
+    let dir: string;
+
+    before(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'tasks-callers-'));
+    });
+
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('are read from API_KEYS_FILE at start only: a key revoked in the file is refused once the service restarts', async () => {
+      const [revoked = '', kept = ''] = WRITER.keys;
+      const file = path.join(dir, 'callers.json');
+      writeFileSync(file, callersFile([WRITER]));
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const env = { PORT: String(port), MONGODB_URI: `mongodb://127.0.0.1:${await freePort()}/tasks`, API_KEYS: '', API_KEYS_FILE: file };
+      const first = start(serverJs, env);
+      try {
+        await firstAnswer(url, '/health');
+        expect((await request(url, '/tasks', { key: revoked })).status).to.equal(503);
+        // The release writes the new callers file, then replaces the container: until then the old callers hold.
+        writeFileSync(file, callersFile([{ ...WRITER, keys: [kept] }]));
+        expect((await request(url, '/tasks', { key: revoked })).status).to.equal(503);
+        first.child.kill('SIGTERM');
+        expect((await within(first.exited, 5000, 'stopping')).code).to.equal(0);
+      } finally {
+        first.child.kill('SIGKILL');
+      }
+      const second = start(serverJs, env);
+      try {
+        await firstAnswer(url, '/health');
+        const refused = await request(url, '/tasks', { key: revoked });
+        expect(refused.status).to.equal(401);
+        expect(refused.headers['www-authenticate']).to.equal('Bearer realm="tasks", error="invalid_token"');
+        expect((await request(url, '/tasks', { key: kept })).status).to.equal(503);
+        second.child.kill('SIGTERM');
+        const exit = await within(second.exited, 5000, 'stopping');
+        expect(keyMaterialIn(exit.stdout + exit.stderr)).to.deep.equal([]);
+      } finally {
+        second.child.kill('SIGKILL');
+      }
+    });
+  });
+
   describe('with its database unreachable', () => {
     it('listens anyway, answers 503, and still stops at once on SIGTERM', async () => {
       const port = await freePort();
@@ -184,6 +247,8 @@ describe('server process', function () {
       try {
         const health = await firstAnswer(`http://127.0.0.1:${port}`, '/health');
         expect(health.status).to.equal(503);
+        expect((await request(`http://127.0.0.1:${port}`, '/tasks')).status).to.equal(503);
+        expect((await request(`http://127.0.0.1:${port}`, '/tasks', { key: UNKNOWN_KEY })).status).to.equal(401);
         server.child.kill('SIGTERM');
         const exit = await within(server.exited, 5000, 'stopping');
         expect(exit.code).to.equal(0);
@@ -191,7 +256,9 @@ describe('server process', function () {
         // Logs batch every 20 s, so everything here arrived through the flush on SIGTERM.
         expect(receiver.entries.map((entry) => entry.action.index?._index)).to.satisfy((indexes: unknown[]) => indexes.every((index) => index === token));
         const shipped = receiver.entries.map((entry) => entry.document);
-        expect(shipped.find((doc) => doc.path === '/health')).to.include({ message: 'request', method: 'GET', status: 503 });
+        expect(shipped.find((doc) => doc.path === '/health')).to.include({ message: 'request', method: 'GET', status: 503, caller: null });
+        expect(shipped.filter((doc) => doc.path === '/tasks').map((doc) => [doc.status, doc.caller])).to.deep.equal([[503, WRITER.id], [401, null]]);
+        expect(keyMaterialIn(JSON.stringify(receiver.entries) + exit.stdout + exit.stderr)).to.deep.equal([]);
         expect(shipped.map((doc) => doc.message)).to.include.members(['listening', 'shutting down: finishing in-flight requests', 'stopped']);
         expect(exit.stdout + exit.stderr).not.to.include(token);
       } finally {
@@ -325,7 +392,7 @@ describe('server process', function () {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const get = (path: string) =>
         new Promise<http.IncomingMessage>((resolve, reject) => {
-          http.get({ host: '127.0.0.1', port, path, agent }, (res) => { res.resume(); res.on('end', () => { resolve(res); }); }).on('error', reject);
+          http.get({ host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${WRITER_KEY}` } }, (res) => { res.resume(); res.on('end', () => { resolve(res); }); }).on('error', reject);
         });
       try {
         await waitUntilHealthy(`http://127.0.0.1:${port}`, 10000);

@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import { createApp } from '../src/app.js';
+import { AUTHORIZATION, TEST_CALLERS } from './support/callers.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { listen, request, type Listening } from './support/http.js';
 import { silentLogger } from './support/logs.js';
@@ -56,7 +57,7 @@ describe('slow clients', function () {
 
   before(async () => {
     database = await openTestDatabase('slow');
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
   });
 
   after(async () => {
@@ -77,7 +78,7 @@ describe('slow clients', function () {
   it('closes headers sent a byte at a time, silent connections, slow bodies and idle keep-alive connections, each in its time', async () => {
     const head = 'GET /health HTTP/1.1\r\nHost: t\r\n';
     const body = '{"title":"never whole"}';
-    const slowBodyHead = `POST /tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const slowBodyHead = `POST /tasks HTTP/1.1\r\nHost: t\r\n${AUTHORIZATION}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const slowloris = Array.from({ length: 10 }, () => slowClient(server.port, '', `${head}X-Slow: ${'s'.repeat(100)}`));
     const silent = Array.from({ length: 5 }, () => slowClient(server.port, '', ''));
     const slowBodies = Array.from({ length: 5 }, () => slowClient(server.port, slowBodyHead, body, 1000));
@@ -106,5 +107,13 @@ describe('slow clients', function () {
     expect(closedIdle.received).to.match(/^HTTP\/1\.1 200 OK\r\n/);
     expect(closedIdle.received).to.include('Keep-Alive: timeout=5');
     expect(await request(server.url, '/tasks?q=never%20whole')).to.have.nested.property('json.total', 0);
+  });
+
+  it('answers a slow body without a key at once with 401, and closes the connection: its body is never awaited', async () => {
+    const body = '{"title":"no key"}';
+    const head = `POST /tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const closed = await slowClient(server.port, head, body, 1000);
+    expect(closed.received).to.match(/^HTTP\/1\.1 401 /).and.include('Connection: close');
+    expect(closed.afterMs).to.be.below(LATENESS_MS);
   });
 });

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { createApp, OPENAPI_PATH } from '../src/app.js';
 import type { TaskJson } from '../src/task-model.js';
+import { TEST_CALLERS } from './support/callers.js';
 import { openTestDatabase, type TestDatabase } from './support/database.js';
 import { silentLogger } from './support/logs.js';
 import { listen, request, type Listening } from './support/http.js';
@@ -22,7 +23,7 @@ describe('tasks API', () => {
 
   before(async () => {
     database = await openTestDatabase('api');
-    server = await listen(createApp({ logger: silentLogger(), connection: database.connection }));
+    server = await listen(createApp({ logger: silentLogger(), connection: database.connection, callers: TEST_CALLERS }));
   });
 
   after(async () => {

@@ -1,6 +1,14 @@
 // The rig's AWS: moto behind the recording front, the rig's own Systems Manager, the VPC network with its hosts, and a
 // local registry standing in for Docker Hub, with the images the stacks release built into it.
-import { EC2Client } from "@aws-sdk/client-ec2";
+import {
+    CreateSubnetCommand,
+    CreateVpcCommand,
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DescribeSecurityGroupsCommand,
+    DescribeTagsCommand,
+    EC2Client,
+} from "@aws-sdk/client-ec2";
 import {
     CreateRoleCommand,
     GetInstanceProfileCommand,
@@ -9,11 +17,14 @@ import {
     GetRolePolicyCommand,
     IAMClient,
     ListAttachedRolePoliciesCommand,
+    ListInstanceProfilesCommand,
+    ListRolesCommand,
+    ListRoleTagsCommand,
     ListInstanceProfilesForRoleCommand,
     ListRolePoliciesCommand,
 } from "@aws-sdk/client-iam";
-import { KMSClient } from "@aws-sdk/client-kms";
-import { SSMClient } from "@aws-sdk/client-ssm";
+import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import { DescribeParametersCommand, ListDocumentsCommand, ListTagsForResourceCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -24,7 +35,7 @@ import { buildAwsCliProbe, buildProxyImage, DockerEngine, Registry } from "../..
 import { freePort, tool, waitForPort } from "../../tools";
 import { AwsFront } from "./front";
 import { Host, removeLeftoverHosts } from "./host";
-import { gatewayAddress, VpcNetwork } from "./network";
+import { gatewayAddress, vpcCidr, VpcNetwork } from "./network";
 import { SystemsManager } from "./systemsManager";
 
 export const region = "eu-west-1";
@@ -112,6 +123,8 @@ export class Cloud {
             new CreateRoleCommand({ RoleName: "microservices-deployer", AssumeRolePolicyDocument: "{}" }),
         );
         this.deployerRoleArn = Role!.Arn!;
+        // The read-only role of the drift checks: a stack names it in secretReaderArns.
+        await this.internal.iam.send(new CreateRoleCommand({ RoleName: "microservices-drift", AssumeRolePolicyDocument: "{}" }));
         await this.registry.start();
         await this.builder.start();
     }
@@ -208,6 +221,114 @@ export class Cloud {
         }
     }
 
+    /**
+     * A VPC and subnet of the user's own, as `vpcId` and `subnetId` name them: no public address is mapped at launch
+     * in it (CreateSubnet's default). It shares the default VPC's range, so its hosts sit on the rig's bridge too.
+     */
+    async createNetwork(subnetCidr: string): Promise<{ vpcId: string; subnetId: string }> {
+        const { Vpc } = await this.internal.ec2.send(new CreateVpcCommand({ CidrBlock: vpcCidr }));
+        const { Subnet } = await this.internal.ec2.send(new CreateSubnetCommand({ VpcId: Vpc!.VpcId, CidrBlock: subnetCidr }));
+        return { vpcId: Vpc!.VpcId!, subnetId: Subnet!.SubnetId! };
+    }
+
+    /** The tags of the existing resource an ARN names, or undefined for a pattern or a kind the rig does not look up. */
+    async tagsOf(arn: string): Promise<Record<string, string> | undefined> {
+        const match = /^arn:aws:([a-z0-9]+):[^:]*:[^:]*:([a-z-]+)\/(.+)$/.exec(arn);
+        if (!match || match[3].includes("*")) return undefined;
+        const [, service, kind, id] = match;
+        const pairs = (tags: { Key?: string; Value?: string }[] | undefined) =>
+            Object.fromEntries((tags ?? []).map((tag) => [tag.Key!, tag.Value ?? ""]));
+        const { ec2, iam, kms, ssm } = this.internal;
+        try {
+            if (service === "ec2") {
+                const answer = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: "resource-id", Values: [id] }] }));
+                return pairs(answer.Tags);
+            }
+            if (service === "iam" && kind === "role") return pairs((await iam.send(new ListRoleTagsCommand({ RoleName: id.split("/").pop() }))).Tags);
+            if (service === "iam" && kind === "instance-profile") {
+                // moto has no ListInstanceProfileTags; GetInstanceProfile carries the same tags.
+                const answer = await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: id.split("/").pop() }));
+                return pairs(answer.InstanceProfile?.Tags);
+            }
+            if (service === "kms" && kind === "key") {
+                const answer = await kms.send(new ListResourceTagsCommand({ KeyId: id }));
+                return Object.fromEntries((answer.Tags ?? []).map((tag) => [tag.TagKey!, tag.TagValue ?? ""]));
+            }
+            if (service === "ssm" && (kind === "parameter" || kind === "document")) {
+                const answer = await ssm.send(
+                    new ListTagsForResourceCommand({ ResourceType: kind === "parameter" ? "Parameter" : "Document", ResourceId: kind === "parameter" ? `/${id}` : id }),
+                );
+                return pairs(answer.TagList);
+            }
+        } catch {
+            return undefined; // not there (yet, or any more): the request carries what the tables know
+        }
+        return undefined;
+    }
+
+    /** Each KMS key's policy, by key ARN, deleted keys included. */
+    async keyPolicies(): Promise<Map<string, string>> {
+        const policies = new Map<string, string>();
+        for (const key of (await this.internal.kms.send(new ListKeysCommand({}))).Keys ?? []) {
+            const { Policy } = await this.internal.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));
+            policies.set(key.KeyArn!, Policy ?? "{}");
+        }
+        return policies;
+    }
+
+    /** What is left in the rig's AWS beyond what every account has: empty after a destroy. */
+    async leftovers(): Promise<Record<string, string[]>> {
+        const { ec2, iam, kms, ssm } = this.internal;
+        const reservations = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+        const aliases = (await kms.send(new ListAliasesCommand({}))).Aliases ?? [];
+        // AWS's own keys are in every account: those of alias/aws/*, and the aws/ebs key that moto makes (once per
+        // encrypted volume) under this description.
+        const awsKeys = aliases.filter((alias) => alias.AliasName?.startsWith("alias/aws/")).map((alias) => alias.TargetKeyId);
+        const ebsDefault = "Default master key that protects my EBS volumes when no other key is defined";
+        const found: Record<string, string[]> = {
+            instances: reservations
+                .flatMap((reservation) => reservation.Instances ?? [])
+                .filter((instance) => instance.State?.Name !== "terminated")
+                .map((instance) => instance.InstanceId!),
+            addresses: ((await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []).map((address) => address.PublicIp!),
+            securityGroups: ((await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [])
+                .filter((group) => group.GroupName !== "default")
+                .map((group) => group.GroupName!),
+            roles: ((await iam.send(new ListRolesCommand({}))).Roles ?? [])
+                .map((role) => role.RoleName!)
+                .filter((name) => !["microservices-deployer", "microservices-drift"].includes(name)),
+            instanceProfiles: ((await iam.send(new ListInstanceProfilesCommand({}))).InstanceProfiles ?? []).map(
+                (profile) => profile.InstanceProfileName!,
+            ),
+            parameters: await this.parameterNames(),
+            documents: ((await ssm.send(new ListDocumentsCommand({ Filters: [{ Key: "Owner", Values: ["Self"] }] }))).DocumentIdentifiers ?? []).map(
+                (document) => document.Name!,
+            ),
+            associations: [...this.ssm.associations.keys()],
+            keys: [],
+            aliases: aliases.map((alias) => alias.AliasName!).filter((name) => !name.startsWith("alias/aws/")),
+            hosts: [...this.hosts.keys()],
+        };
+        for (const key of (await kms.send(new ListKeysCommand({}))).Keys ?? []) {
+            const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }));
+            if (awsKeys.includes(key.KeyId) || KeyMetadata?.Description === ebsDefault) continue;
+            if (KeyMetadata?.KeyState !== "PendingDeletion") found.keys.push(`${key.KeyId} (${KeyMetadata?.KeyManager}: ${KeyMetadata?.Description})`);
+        }
+        return Object.fromEntries(Object.entries(found).filter(([, names]) => names.length > 0));
+    }
+
+    /** Every parameter of the account but AWS's own public ones (/aws/service/...), all pages. */
+    private async parameterNames(): Promise<string[]> {
+        const names: string[] = [];
+        let NextToken: string | undefined;
+        do {
+            const page = await this.internal.ssm.send(new DescribeParametersCommand({ NextToken, MaxResults: 50 }));
+            names.push(...(page.Parameters ?? []).map((parameter) => parameter.Name!).filter((name) => !name.startsWith("/aws/")));
+            NextToken = page.NextToken;
+        } while (NextToken);
+        return names;
+    }
+
     async terminate(instanceId: string): Promise<void> {
         this.ssm.removeNode(instanceId);
         await this.hosts.get(instanceId)?.terminate();
@@ -243,14 +364,17 @@ export class Cloud {
         return documents.some((document) => document.includes("ssm:UpdateInstanceInformation"));
     }
 
-    /** Builds the rig's service stand-in, pushes it, and returns it pinned by digest as the hosts pull it. */
+    /**
+     * Builds the rig's service stand-in, pushes it, and returns it pinned by digest as the hosts pull it. It answers
+     * `<service>-<version>` on /version.
+     */
     pushService(service: string, version: string, mode = "healthy"): string {
         const folder = fs.mkdtempSync(path.join(os.tmpdir(), "rig-image-"));
         fs.cpSync(path.join(root, "test", "fixtures", "engine-images"), folder, { recursive: true });
         fs.copyFileSync("/bin/busybox", path.join(folder, "busybox"));
         const tag = `${this.registry.address}/${service}:${version}`;
         this.builder.docker("build", "--quiet", "--file", path.join(folder, "service.Dockerfile"),
-            "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${version}`, "--tag", tag, folder);
+            "--build-arg", `MODE=${mode}`, "--build-arg", `VERSION=${service}-${version}`, "--tag", tag, folder);
         fs.rmSync(folder, { recursive: true, force: true });
         return this.push(tag);
     }

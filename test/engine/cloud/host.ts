@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import * as YAML from "yaml";
-import { toolPath } from "../../tools";
+import { toolPath, unmountUnder } from "../../tools";
 import { sh, VpcNetwork } from "./network";
 
 const here = __dirname;
@@ -120,7 +120,8 @@ export class Host {
 
     /** Adds a line to the host's log. */
     log(text: string): void {
-        fs.appendFileSync(this.logFile, `${new Date().toISOString()} ${text}\n`);
+        // A host's last words may come after it was powered off.
+        if (fs.existsSync(this.folder)) fs.appendFileSync(this.logFile, `${new Date().toISOString()} ${text}\n`);
     }
 
     /** Starts a long-running process inside the host, its output in `logFile`. */
@@ -165,14 +166,7 @@ export class Host {
     async terminate(): Promise<void> {
         if (this.holderPid) await powerOff(this.holderPid, this.namespace);
         await this.network.removeHost(this.namespace);
-        const mounts = fs
-            .readFileSync("/proc/mounts", "utf8")
-            .split("\n")
-            .map((line) => line.split(" ")[1])
-            .filter((mount) => mount?.startsWith(this.folder))
-            .sort()
-            .reverse();
-        for (const mount of mounts) await sh("umount", ["--lazy", mount], true);
+        unmountUnder(this.folder);
         fs.rmSync(this.folder, { recursive: true, force: true });
     }
 }

@@ -69,8 +69,17 @@ export class VpcNetwork {
         await sh("iptables", ["-t", "nat", "-A", natChain, "-d", publicIp, "-j", "DNAT", "--to-destination", privateIp]);
         if (previous !== undefined) {
             await sh("iptables", ["-t", "nat", "-D", natChain, "-d", publicIp, "-j", "DNAT", "--to-destination", previous]);
+            await this.forgetConnections(publicIp);
         }
         this.translations.set(publicIp, privateIp);
+    }
+
+    /**
+     * Connections made to the address before it moved no longer reach their host, as on AWS, where the translation
+     * at the edge changes under them: their next packets are refused.
+     */
+    private async forgetConnections(publicIp: string): Promise<void> {
+        await sh("conntrack", ["-D", "--orig-dst", publicIp], true);
     }
 
     /** Stops translating a public address: its traffic reaches nobody, as an unassociated Elastic IP. */
@@ -78,6 +87,7 @@ export class VpcNetwork {
         const previous = this.translations.get(publicIp);
         if (previous === undefined) return;
         await sh("iptables", ["-t", "nat", "-D", natChain, "-d", publicIp, "-j", "DNAT", "--to-destination", previous]);
+        await this.forgetConnections(publicIp);
         this.translations.delete(publicIp);
     }
 

@@ -72,8 +72,36 @@ export class StandInAws implements StandInProvider {
             props: { ...(await this.cloud.describe(call.type, props, extra.olds)), ...props, ...(id ? { id } : {}) },
             tags: (extra.olds?.tags ?? props.tags) as Record<string, string> | undefined,
         };
-        const requests = operationRequests(call.type, operation, actionContext, extra.changed);
+        const requests = await this.withResourceTags(operationRequests(call.type, operation, actionContext, extra.changed), operation);
         this.operations.push({ operation, type: call.type, name: call.name, id, requests });
+    }
+
+    /**
+     * Each request once per resource, carrying that resource's own tags as AWS evaluates aws:ResourceTag/* (a rule's
+     * request on its security group carries the group's tags, an address association the instance's): the tables know
+     * only the tags of the resource an operation is about. A create's calls after the creating one find the resource
+     * with the tags it was created with.
+     */
+    private async withResourceTags(requests: AuthorizationRequest[], operation: ProviderOperation): Promise<AuthorizationRequest[]> {
+        const split: AuthorizationRequest[] = [];
+        for (const request of requests) {
+            // The call that tags a resource just created finds it untagged: only its request tags count.
+            const tagging = operation === "create" && /^(ec2:CreateTags|iam:Tag\w+|kms:TagResource|ssm:AddTagsToResource)$/.test(request.action);
+            for (const resource of request.resources) {
+                const tags = tagging ? undefined : await this.cloud.tagsOf(resource);
+                if (!tags) {
+                    split.push({ ...request, resources: [resource] });
+                    continue;
+                }
+                const context = Object.fromEntries(Object.entries(request.context).filter(([key]) => !/^[a-z0-9]+:ResourceTag\//.test(key)));
+                for (const [key, value] of Object.entries(tags)) {
+                    context[`aws:ResourceTag/${key}`] = value;
+                    if (resource.startsWith("arn:aws:ec2:")) context[`ec2:ResourceTag/${key}`] = value;
+                }
+                split.push({ ...request, resources: [resource], context });
+            }
+        }
+        return split;
     }
 
     private resourceType(type: string): ResourceType {

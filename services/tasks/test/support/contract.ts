@@ -88,41 +88,52 @@ function documentedAllow(template: string): string | undefined {
   return Array.isArray(allow) ? String(allow[0]) : undefined;
 }
 
+/** The answers every request may get that is not a documented operation's: refused before routing, or no route. */
+const UNDOCUMENTED_ANSWERS: Record<number, string> = {
+  401: '#/components/responses/Unauthorized',
+  403: '#/components/responses/Forbidden',
+  414: '#/components/responses/UriTooLong',
+  431: '#/components/responses/HeadersTooLarge',
+};
+
 /**
  * The problems of `answer` to `method target` against the document; empty when it conforms. Besides the documented
  * operations: a path the document does not have gets a 404 Error; a method a path does not serve gets a 405 Error
- * with the path's Allow; HEAD gets what GET would, without a body.
+ * with the path's Allow; either may instead be refused before routing, as the document's 401, 403, 414 or 431; HEAD
+ * gets what GET would, without a body.
  */
 export async function replyProblems(method: string, target: string, answer: Answer): Promise<string[]> {
   const pathname = new URL(target, 'http://service').pathname;
   const path = pathTemplates.find(({ pattern }) => pattern.test(pathname));
-  const problems: string[] = [];
-  const errorAnswer = async (allowed: number[]): Promise<void> => {
-    if (!allowed.includes(answer.status)) problems.push(`status ${answer.status}, where the document allows ${allowed.join(', ')}`);
-    else problems.push(...(await bodyProblems(answer, '/components/schemas/Error', method)));
+  // `status` (404 or 405) with an Error body, or one of the answers given before routing.
+  const undocumented = async (status: number): Promise<string[]> => {
+    const allowed = [status, ...Object.keys(UNDOCUMENTED_ANSWERS).map(Number)];
+    if (!allowed.includes(answer.status)) return [`status ${answer.status}, where the document allows ${allowed.join(', ')}`];
+    const reference = UNDOCUMENTED_ANSWERS[answer.status];
+    return reference ? responseProblems(method, answer, reference) : bodyProblems(answer, '/components/schemas/Error', method);
   };
-  if (!path) {
-    await errorAnswer([404, 414, 431]);
-    return problems;
-  }
+  if (!path) return undocumented(404);
   const item = openapi.paths[path.template] ?? {};
   const documentedMethod = method === 'HEAD' ? 'get' : method.toLowerCase();
   const operation = item[documentedMethod];
   if (!operation) {
-    await errorAnswer([405, 414, 431]);
+    const problems = await undocumented(405);
     if (answer.status === 405 && answer.headers.allow !== documentedAllow(path.template)) {
       problems.push(`Allow is ${String(answer.headers.allow)}, where the document says ${String(documentedAllow(path.template))}`);
     }
     return problems;
   }
-  const operationPointer = `/paths/${escapePointer(path.template)}/${documentedMethod}`;
-  let response = operation.responses[String(answer.status)];
-  let responsePointer = `${operationPointer}/responses/${answer.status}`;
+  const response = operation.responses[String(answer.status)];
   if (!response) return [`status ${answer.status} is not documented for ${method} ${path.template}`];
-  if (response.$ref) {
-    responsePointer = response.$ref.slice(1);
-    response = openapi.components.responses[response.$ref.split('/').pop() ?? ''] ?? {};
-  }
+  return responseProblems(method, answer, response.$ref ?? `#/paths/${escapePointer(path.template)}/${documentedMethod}/responses/${answer.status}`);
+}
+
+/** The problems of `answer` against the response object at `reference` (`#/...`, itself or a $ref to one). */
+async function responseProblems(method: string, answer: Answer, reference: string): Promise<string[]> {
+  const responsePointer = reference.slice(1);
+  const response = (valueAt(responsePointer) ?? {}) as Response;
+  if (response.$ref) return responseProblems(method, answer, response.$ref);
+  const problems: string[] = [];
   for (const [name, header] of Object.entries(response.headers ?? {})) {
     const value = answer.headers[name.toLowerCase()];
     if (value === undefined) {

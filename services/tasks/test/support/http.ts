@@ -1,10 +1,12 @@
 // Runs a handler on a loopback port in the service's own HTTP server, and sends the service requests: through
-// node:http, or as raw bytes for what node:http will not send. Every answer is checked against openapi.json.
+// node:http, or as raw bytes for what node:http will not send. Every answer is checked against openapi.json, and for
+// the tests' keys, which no answer may hold.
 import type http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { createHttpServer } from '../../src/http-server.js';
+import { expectNoKeyMaterial, WRITER_KEY } from './callers.js';
 import { checkReply } from './contract.js';
 
 export interface Listening {
@@ -51,12 +53,17 @@ export interface RequestOptions {
   chunked?: boolean;
   /** Fail, saying so, when no whole answer came within this long (a test then fails with a reason, not a timeout). */
   timeoutMs?: number;
+  /** The key sent as `Authorization: Bearer <key>`: the writer's unless set; null sends none. An Authorization in
+   * `headers` is sent instead. */
+  key?: string | null;
 }
 
 /** Sends a request to the service and checks the answer against openapi.json (it rejects when it breaks it). */
 export async function request(baseUrl: string, path: string, options: RequestOptions = {}): Promise<Reply> {
   const method = options.method ?? 'GET';
   const headers: Record<string, string> = { ...options.headers };
+  const key = options.key === undefined ? WRITER_KEY : options.key;
+  if (key !== null && !Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) headers.authorization = `Bearer ${key}`;
   let payload: string | Buffer | undefined;
   if (typeof options.body === 'string' || Buffer.isBuffer(options.body)) {
     payload = options.body;
@@ -91,6 +98,7 @@ export async function request(baseUrl: string, path: string, options: RequestOpt
       req.end(payload);
     }
   });
+  expectNoKeyMaterial(JSON.stringify(reply.headers) + reply.text, `the answer to ${method} ${path}`);
   await checkReply(method, path, reply);
   return reply;
 }
@@ -147,6 +155,7 @@ function parseAnswers(bytes: Buffer, durationMs: number): Reply[] {
     }
     const bodyEnd = headEnd + 4 + Number(headers['content-length'] ?? 0);
     const body = rest.subarray(headEnd + 4, bodyEnd).toString('utf8');
+    expectNoKeyMaterial(rest.subarray(0, bodyEnd).toString('latin1'), `the answer ${statusLine}`);
     answers.push({ status: Number(statusLine.split(' ')[1]), statusLine, headers, text: body, json: parseJson(body), durationMs });
     rest = rest.subarray(bodyEnd);
   }

@@ -11,10 +11,33 @@ import {
     UpdateAliasCommand,
     UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
-import { isAwsError, ResourceType, tagList } from "../resource";
+import { GetRoleCommand } from "@aws-sdk/client-iam";
+import { Context, isAwsError, ResourceType, tagList } from "../resource";
+
+/**
+ * KMS refuses a key policy that names a principal that does not exist (MalformedPolicyDocumentException, "Policy
+ * contains a statement with one or more invalid principals"); moto does not check, so the rig does.
+ */
+async function checkPrincipals(policy: unknown, cloud: Context["cloud"]): Promise<void> {
+    if (typeof policy !== "string") return;
+    const statements = (JSON.parse(policy).Statement ?? []) as { Principal?: { AWS?: string | string[] } }[];
+    for (const statement of statements) {
+        const arns = statement.Principal?.AWS === undefined ? [] : ([] as string[]).concat(statement.Principal.AWS);
+        for (const arn of arns) {
+            const role = /^arn:aws:iam::\d{12}:role\/(?:.*\/)?([^/]+)$/.exec(arn);
+            if (!role) continue;
+            try {
+                await cloud.internal.iam.send(new GetRoleCommand({ RoleName: role[1] }));
+            } catch {
+                throw new Error(`MalformedPolicyDocumentException: Policy contains a statement with one or more invalid principals (${arn})`);
+            }
+        }
+    }
+}
 
 export const key: ResourceType = {
     async create(inputs, { cloud }) {
+        await checkPrincipals(inputs.policy, cloud);
         const { KeyMetadata } = await cloud.clients.kms.send(
             new CreateKeyCommand({
                 Description: inputs.description as string | undefined,
@@ -50,6 +73,7 @@ export const key: ResourceType = {
     },
     async update(id, olds, news, { cloud }) {
         if (olds.policy !== news.policy) {
+            await checkPrincipals(news.policy, cloud);
             await cloud.clients.kms.send(new PutKeyPolicyCommand({ KeyId: id, PolicyName: "default", Policy: news.policy as string }));
         }
         if (olds.description !== news.description) {
