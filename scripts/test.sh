@@ -79,9 +79,10 @@ wait_for_pulumi_cli() {
 pulumi_cli_suite() {
   wait_for_pulumi_cli && npx mocha --config test/cli/mocharc.json
 }
-# The program on the real Pulumi engine, against the rig's AWS and hosts.
+# The program on the real Pulumi engine, against the rig's AWS and hosts. The rig's network has fixed names, so two
+# runs on one machine (two checkouts) take turns.
 engine_suite() {
-  wait_for_pulumi_cli && npx mocha --config test/engine/.mocharc.json
+  wait_for_pulumi_cli && flock /tmp/microservices-engine-rig.lock npx mocha --config test/engine/.mocharc.json
 }
 
 suite deployment npm test
