@@ -6,8 +6,8 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as net from "net";
 import * as tls from "tls";
-import { Moto, startMotoServer } from "../tools";
-import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushImage, pushServiceImage, Registry } from "../release/engine";
+import { Moto } from "../tools";
+import { pushServiceImage, ReleaseWorld } from "../release/engine";
 import { get, TestHost, testProxyLimits } from "../release/host";
 import { ElasticAddress, elasticIp, httpGet, httpsGet, HttpsAnswer, ipAddressProfile, makeFrontCertificate, TestCa } from "./acme";
 
@@ -35,11 +35,10 @@ const lifetimeSeconds = (answer: HttpsAnswer) =>
 
 describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", function () {
     this.timeout(300000);
-    const engine = new DockerEngine();
-    const registry = new Registry();
+    const world = new ReleaseWorld();
+    const { engine, registry, helpers } = world;
     const address = new ElasticAddress();
     const front = makeFrontCertificate();
-    const helpers = { proxy: "", awsCli: "" };
     const images: Record<string, string> = {};
     const hosts: TestHost[] = [];
     const cas: TestCa[] = [];
@@ -48,13 +47,8 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
     let keyArn = "";
 
     before(async () => {
-        await engine.start();
-        await registry.start();
-        moto = await startMotoServer();
-        buildProxyImage(engine, "caddy-stand-in:https", front.caPem);
-        helpers.proxy = pushImage(engine, registry, "caddy-stand-in:https", "caddy", "https");
-        buildAwsCliProbe(engine, "aws-cli-probe:https");
-        helpers.awsCli = pushImage(engine, registry, "aws-cli-probe:https", "aws-cli", "https");
+        await world.start({ trustedCa: front.caPem });
+        moto = world.moto;
         for (const version of ["v1", "v2", "v3"]) images[version] = pushServiceImage(engine, registry, "healthy", version);
         keyArn = JSON.parse(moto.aws("kms", "create-key", "--description", "the tasks service's key")).KeyMetadata.Arn;
         await address.start();
@@ -64,9 +58,7 @@ describe("HTTPS on the hosts, for real (Pebble as Let's Encrypt, Caddy, SSM)", f
         for (const host of hosts) await host.destroy();
         for (const ca of cas) await ca.stop();
         address.stop();
-        moto?.stop();
-        await registry.stop();
-        await engine.destroy();
+        await world.stop();
         fs.rmSync(front.folder, { recursive: true, force: true });
     });
 

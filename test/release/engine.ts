@@ -227,11 +227,12 @@ export class ReleaseWorld {
     moto!: Moto;
     readonly helpers: { proxy: string; awsCli: string; cosign?: string } = { proxy: "", awsCli: "" };
 
-    async start({ cosign = false } = {}): Promise<void> {
+    /** `trustedCa`: the proxy image's trust store (buildProxyImage). */
+    async start({ cosign = false, trustedCa = "" } = {}): Promise<void> {
         await this.engine.start();
         await this.registry.start();
         this.moto = await startMotoServer();
-        buildProxyImage(this.engine, "caddy-stand-in:test");
+        buildProxyImage(this.engine, "caddy-stand-in:test", trustedCa);
         this.helpers.proxy = pushImage(this.engine, this.registry, "caddy-stand-in:test", "caddy", "test");
         buildAwsCliProbe(this.engine, "aws-cli-probe:test");
         this.helpers.awsCli = pushImage(this.engine, this.registry, "aws-cli-probe:test", "aws-cli", "test");
