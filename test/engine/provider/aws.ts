@@ -13,7 +13,7 @@ import * as ssm from "./resources/ssm";
 import { ActionContext, AuthorizationRequest, invokeRequests, Operation as ProviderOperation, operationRequests } from "../aws/actions";
 import { checkLimits } from "../aws/limits";
 import { autonamed, diffInputs, resourceRules, unknownInputs } from "../aws/rules";
-import { CheckFailure, DiffAnswer, Properties, ResourceCall, StandInProvider, unknown } from "./server";
+import { CheckFailure, DiffAnswer, Properties, ResourceCall, StandInProvider } from "./server";
 
 const resourceTypes: Record<string, ResourceType> = {
     "aws:iam/role:Role": iam.role,
@@ -171,9 +171,7 @@ export class StandInAws implements StandInProvider {
             reason: `the stand-in provider does not know ${call.type} ${property}: add it to test/engine/aws/rules.ts`,
         }));
         const context = await this.context();
-        // As the real provider, a value the engine does not know yet (a preview's) is checked once it is known.
-        const known = Object.fromEntries(Object.entries(inputs).filter(([, value]) => value !== unknown));
-        failures.push(...checkLimits(call.type, known, { partition: context.partition, region, accountId: context.account }));
+        failures.push(...checkLimits(call.type, inputs, { partition: context.partition, region, accountId: context.account }));
         return { inputs, failures };
     }
 
