@@ -1,5 +1,6 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
+import { acmeDirectories, AcmeCa, acmeCas } from "./components/host/bootstrap";
 import { instanceArchitecture, Platform, platformArchitecture, platforms } from "./components/platform";
 import { ImageSigner, imageSignerProblem } from "./components/release/imageSigner";
 
@@ -29,6 +30,11 @@ export const configDefaults = {
     proxyImage: "",
     awsCliImage: "",
     healthTimeoutSeconds: 120,
+    tasksDomain: "",
+    requestsDomain: "",
+    dnsZone: "",
+    acmeCa: "letsencrypt",
+    acmeEmail: "",
     imageSigner: "",
     cosignImage: "",
 };
@@ -56,8 +62,12 @@ export interface StackConfig {
     deployerArns: string[];
     /** Who may also decrypt the secrets through SSM, e.g. a read-only drift check's role (a refresh reads them). */
     secretReaderArns: string[];
-    /** CIDRs allowed to reach the services' public ports. */
+    /** CIDRs allowed to reach the services' HTTPS port. */
     ingressCidrs: string[];
+    /** Where the hosts' proxies get their certificates, and whom the CA may write to. */
+    acme: { directory: string; email?: string; staging: boolean };
+    /** A Route 53 public hosted zone in which the program creates the services' records; unset: none. */
+    dnsZone?: string;
     /** Unset: the region's default VPC. */
     network?: { vpcId: string; subnetId: string };
     tags: Record<string, string>;
@@ -69,8 +79,12 @@ export interface StackConfig {
         logseneToken: pulumi.Output<string>;
         /** Unset: the tasks service's default receiver. */
         logseneReceiverUrl?: string;
+        /** Unset: the host's certificate names its Elastic IP. */
+        domain?: string;
     };
     requests: {
+        /** Unset: the host's certificate names its Elastic IP. */
+        domain?: string;
         image: ServiceImage;
         instanceType: string;
         postgresUrl: pulumi.Output<string>;
@@ -115,6 +129,11 @@ const help: Record<string, KeyHelp> = {
     proxyImage: { example: "registry.example.com/mirror/caddy@sha256:<64 hex digits>" },
     awsCliImage: { example: "registry.example.com/mirror/aws-cli@sha256:<64 hex digits>" },
     healthTimeoutSeconds: { example: "120" },
+    tasksDomain: { example: "tasks.example.com" },
+    requestsDomain: { example: "requests.example.com" },
+    dnsZone: { example: "example.com" },
+    acmeCa: { example: "letsencrypt-staging" },
+    acmeEmail: { example: "ops@example.com" },
     imageSigner: { example: "https://github.com/acme/microservices/.github/workflows/deploy.yml@refs/heads/main" },
     cosignImage: { example: "registry.example.com/mirror/cosign@sha256:<64 hex digits>" },
 };
@@ -304,6 +323,41 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         if (wrong) problem("logseneReceiverUrl", `is "${logseneReceiverUrl}"; ${wrong}`);
     }
 
+    const domain = (key: "tasksDomain" | "requestsDomain") => {
+        const value = text(key);
+        if (value && net.isIP(value)) {
+            problem(key, `is "${value}", an IP address; leave it empty and the host gets a certificate for its Elastic IP`);
+        } else if (value && !isDnsName(value)) {
+            problem(key, `is "${value}"; it must be a DNS name in lowercase letters, digits and dashes, such as ${help[key].example}`);
+        }
+        return value;
+    };
+    const tasksDomain = domain("tasksDomain");
+    const requestsDomain = domain("requestsDomain");
+    if (tasksDomain && tasksDomain === requestsDomain) {
+        problem("requestsDomain", `is "${requestsDomain}", the same as \`tasksDomain\`; each service needs a name of its own`);
+    }
+    const dnsZone = text("dnsZone");
+    if (dnsZone && !isDnsName(dnsZone)) {
+        problem("dnsZone", `is "${dnsZone}"; it must be the name of a Route 53 public hosted zone, such as example.com`);
+    } else if (dnsZone && !tasksDomain && !requestsDomain) {
+        problem("dnsZone", `is "${dnsZone}", but neither \`tasksDomain\` nor \`requestsDomain\` is set; set them to names in the zone, or unset \`dnsZone\``);
+    } else if (dnsZone) {
+        for (const [key, value] of [["tasksDomain", tasksDomain], ["requestsDomain", requestsDomain]] as const) {
+            if (value && value !== dnsZone && !value.endsWith(`.${dnsZone}`)) {
+                problem(key, `is "${value}", outside \`dnsZone\` ${dnsZone}, where the program creates its record; use a name in the zone, or unset \`dnsZone\` and create the record yourself`);
+            }
+        }
+    }
+    const acmeCa = text("acmeCa");
+    if (!(acmeCas as readonly string[]).includes(acmeCa)) {
+        problem("acmeCa", `is "${acmeCa}"; allowed values are ${acmeCas.join(", ")}`);
+    }
+    const acmeEmail = text("acmeEmail");
+    if (acmeEmail && !/^[^@\s]+@[^@\s]+\.[^@\s.]+$/.test(acmeEmail)) {
+        problem("acmeEmail", `is "${acmeEmail}"; it must be an email address such as ops@example.com`);
+    }
+
     const result: StackConfig = {
         imagePlatform: imagePlatform as Platform,
         hostAmi: hostAmi || undefined,
@@ -315,6 +369,12 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
         deployerArns,
         secretReaderArns,
         ingressCidrs,
+        acme: {
+            directory: acmeDirectories[acmeCa as AcmeCa],
+            email: acmeEmail || undefined,
+            staging: acmeCa === "letsencrypt-staging",
+        },
+        dnsZone: dnsZone || undefined,
         network: vpcId && subnetId ? { vpcId, subnetId } : undefined,
         tags,
         logLevel: logLevel as LogLevel,
@@ -324,8 +384,10 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
             mongodbUri: secret("mongodbUri", mongodbUriProblem),
             logseneToken: secret("logseneToken", oneWord),
             logseneReceiverUrl: logseneReceiverUrl || undefined,
+            domain: tasksDomain || undefined,
         },
         requests: {
+            domain: requestsDomain || undefined,
             image: image(requestsImage, "requestsRepository", "requests"),
             instanceType: instanceType("requestsInstanceType"),
             postgresUrl: secret("postgresUrl", postgresUrlProblem),
@@ -353,6 +415,12 @@ function isRepositoryPart(value: string): boolean {
 function isPinnedImage(value: string): boolean {
     const part = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
     return new RegExp(`^[a-z0-9.-]+(?::[0-9]+)?(?:/${part})+@sha256:[0-9a-f]{64}$`).test(value);
+}
+
+/** A DNS name of two labels or more in lowercase letters, digits and inner dashes, whose last label is no number. */
+function isDnsName(value: string): boolean {
+    const label = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+    return value.length <= 253 && new RegExp(`^(?:${label}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`).test(value);
 }
 
 function isRepository(value: string): boolean {

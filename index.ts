@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageSource } from "./components/image";
 import { describeImageSigner } from "./components/release/imageSigner";
@@ -12,6 +13,12 @@ function imageSource(image: ServiceImage, context: string): ImageSource {
     return "digest" in image ? image : { build: { ...image.build, context } };
 }
 
+if (config.acme.staging) {
+    pulumi.log.warn("acmeCa is letsencrypt-staging: the hosts' certificates are Let's Encrypt's staging ones, which no browser or client trusts");
+}
+// The records' zone, when the stack names one: looked up once for both services.
+const dnsZoneId = config.dnsZone ? aws.route53.getZoneOutput({ name: config.dnsZone, privateZone: false }).zoneId : undefined;
+
 const shared = {
     platform: config.imagePlatform,
     deployerArns: config.deployerArns,
@@ -23,6 +30,9 @@ const shared = {
     imageSigner: config.imageSigner,
     cosignImage: config.cosignImage,
     ingressCidrs: config.ingressCidrs,
+    acmeDirectory: config.acme.directory,
+    acmeEmail: config.acme.email,
+    dnsZoneId,
     network: config.network,
     tags: config.tags,
 };
@@ -32,6 +42,7 @@ const tasks = new ServiceHost("tasks", {
     ...shared,
     image: imageSource(config.tasks.image, "services/tasks"),
     instanceType: config.tasks.instanceType,
+    domain: config.tasks.domain,
     port: 8080,
     environment: {
         LOG_LEVEL: config.logLevel,
@@ -40,12 +51,14 @@ const tasks = new ServiceHost("tasks", {
     secrets: { MONGODB_URI: config.tasks.mongodbUri, LOGSENE_TOKEN: config.tasks.logseneToken },
 });
 
-// 3. requests: Python on PostgreSQL, logs to Papertrail. It calls tasks on the tasks host's private address, which
-// is known only once that host serves: a new tasks host becomes a requests release, never a new requests host.
+// 3. requests: Python on PostgreSQL, logs to Papertrail. It calls tasks on the tasks host's private address, in plain
+// HTTP inside the VPC, which is known only once that host serves: a new tasks host becomes a requests release, never
+// a new requests host.
 const requests = new ServiceHost("requests", {
     ...shared,
     image: imageSource(config.requests.image, "services/requests"),
     instanceType: config.requests.instanceType,
+    domain: config.requests.domain,
     port: 8000,
     environment: { LOG_LEVEL: config.logLevel, TASKS_URL: tasks.privateUrl },
     secrets: {
@@ -58,6 +71,8 @@ tasks.allowFrom(requests);
 // 4. Outputs.
 export const tasksUrl = tasks.url;
 export const requestsUrl = requests.url;
+export const tasksPublicIp = tasks.publicIp;
+export const requestsPublicIp = requests.publicIp;
 export const tasksImageDigest = tasks.imageDigest;
 export const requestsImageDigest = requests.imageDigest;
 export const tasksReleaseId = tasks.releaseId;

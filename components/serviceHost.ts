@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultAwsCliImage, defaultCosignImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
+import { acmeDirectories, defaultAwsCliImage, defaultCosignImage, defaultProxyImage, renderUserData } from "./host/bootstrap";
 import { ec2AssumeRolePolicy, hostPolicy, parameterPathArn, secretsKeyPolicy } from "./identity/iam";
 import { ImageSource, serviceImage } from "./image";
 import { parameterPath, releaseRecordPath, serviceTags } from "./naming";
@@ -14,7 +14,10 @@ export interface ServiceHostArgs {
     image: ImageSource;
     /** Platform the image is built for; the AMI and instance type must match it. @default "linux/amd64" */
     platform?: Platform;
-    /** Port the container listens on; the host's proxy serves the same port in public. Up to 45535. */
+    /**
+     * Port the container listens on. The host's proxy serves the service in HTTPS on 443 to `ingressCidrs`, and in
+     * plain HTTP on this port to peers allowed with `allowFrom`. Up to 45535.
+     */
     port: number;
     /** Path that answers 200 once the service is ready; a release waits for it. @default "/health" */
     healthPath?: string;
@@ -27,8 +30,24 @@ export interface ServiceHostArgs {
     secrets?: Record<string, pulumi.Input<string>>;
     /** @default "t3.micro" */
     instanceType?: pulumi.Input<string>;
-    /** CIDRs (IPv4 or IPv6) allowed to reach `port`. Empty: reachable only from peers allowed with `allowFrom`. @default [] */
+    /**
+     * CIDRs (IPv4 or IPv6) allowed to reach HTTPS on 443. Port 80 (a redirect to HTTPS, and the CA's HTTP challenges,
+     * which come from addresses it does not publish) is then open to all. Empty: no public port at all; the service
+     * is reachable only from peers allowed with `allowFrom`. @default []
+     */
     ingressCidrs?: string[];
+    /**
+     * The DNS name clients use, whose A record must point at the Elastic IP (the program creates it when `dnsZoneId`
+     * is given). Unset: the certificate names the Elastic IP itself (Let's Encrypt's shortlived profile).
+     * @default none
+     */
+    domain?: string;
+    /** A Route 53 public hosted zone in which to create `domain`'s A record. @default none: create it yourself */
+    dnsZoneId?: pulumi.Input<string>;
+    /** ACME directory the host's proxy gets its certificate from. @default Let's Encrypt production */
+    acmeDirectory?: string;
+    /** Contact address the CA may write to. @default none */
+    acmeEmail?: string;
     /** VPC and public subnet of the host. @default the region's default VPC and its first default subnet */
     network?: { vpcId: pulumi.Input<string>; subnetId: pulumi.Input<string> };
     /**
@@ -90,6 +109,7 @@ const defaults = {
     releaseTimeoutSeconds: 420,
     proxyImage: defaultProxyImage,
     awsCliImage: defaultAwsCliImage,
+    acmeDirectory: acmeDirectories.letsencrypt,
     cosignImage: defaultCosignImage,
 } satisfies Partial<ServiceHostArgs>;
 
@@ -98,12 +118,14 @@ type Settings = ServiceHostArgs & Required<Pick<ServiceHostArgs, keyof typeof de
 
 /**
  * One containerized service on its own long-lived EC2 host. The host boots with a reverse proxy and a release
- * script, nothing else. Each release is an SSM association that swaps containers behind the proxy without downtime,
- * and `pulumi up` waits for the host to record it healthy; a release that is not healthy fails `pulumi up` while the
- * previous one keeps serving. The Elastic IP moves to a new host only once that host's release succeeded.
+ * script, nothing else. The proxy serves HTTPS with a certificate it obtains and renews itself, and keeps it in a
+ * store the service's next host reads before it starts. Each release is an SSM association that swaps containers
+ * behind the proxy without downtime, and `pulumi up` waits for the host to record it healthy; a release that is not
+ * healthy fails `pulumi up` while the previous one keeps serving. The Elastic IP moves to a new host only once that
+ * host's release succeeded.
  */
 export class ServiceHost extends pulumi.ComponentResource {
-    /** http://<public IP>:<port> */
+    /** https://<domain>, or https://<Elastic IP> without a domain. */
     public readonly url: pulumi.Output<string>;
     /** http://<private IP>:<port>, for peers in the VPC; known only once the host's release is healthy. */
     public readonly privateUrl: pulumi.Output<string>;
@@ -118,6 +140,8 @@ export class ServiceHost extends pulumi.ComponentResource {
     public readonly parameterPath: string;
     /** SSM path under which the service's hosts record their releases, one parameter per instance. */
     private readonly recordPath: string;
+    /** SSM path of the certificate store the service's hosts share. */
+    private readonly certificateStorePath: string;
 
     private readonly serviceName: string;
     private readonly port: number;
@@ -136,21 +160,24 @@ export class ServiceHost extends pulumi.ComponentResource {
         this.tags = serviceTags(pulumi.getProject(), pulumi.getStack(), name, settings.tags);
         this.parameterPath = parameterPath(pulumi.getProject(), pulumi.getStack(), name);
         this.recordPath = releaseRecordPath(pulumi.getProject(), pulumi.getStack(), name);
+        this.certificateStorePath = `${this.parameterPath}/certificates`;
         this.region = aws.getRegionOutput({}, { parent: this }).region;
         this.accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
         this.partition = aws.getPartitionOutput({}, { parent: this }).partition;
 
         const image = serviceImage(name, settings.image, settings.platform, this);
         const role = this.createRole();
-        const parameters = this.storeSecrets(settings, role);
+        const { key, parameters } = this.storeSecrets(settings, role);
         const network = settings.network ?? this.defaultNetwork();
         const securityGroup = this.createSecurityGroup(network.vpcId, settings.ingressCidrs);
-        const host = this.createHost(settings, role, network.subnetId, securityGroup);
+        const address = new aws.ec2.Eip(`${name}-eip`, { domain: "vpc", tags: this.tags }, { parent: this });
+        if (settings.domain && settings.dnsZoneId) this.createRecord(settings.domain, settings.dnsZoneId, address);
+        const host = this.createHost(settings, role, network.subnetId, securityGroup, address, key);
         const release = this.release(settings, image, parameters, host);
-        const { address, association } = this.assignAddress(host, release);
+        const association = this.assignAddress(address, host, release);
 
         this.publicIp = address.publicIp;
-        this.url = pulumi.interpolate`http://${address.publicIp}:${settings.port}`;
+        this.url = settings.domain ? pulumi.output(`https://${settings.domain}`) : pulumi.interpolate`https://${address.publicIp}`;
         // Known once this host took the address after its first healthy release, so a peer's release that uses it
         // waits for a new host to serve; a release on the same host changes neither, so the peer has nothing to do.
         this.privateUrl = pulumi
@@ -171,7 +198,10 @@ export class ServiceHost extends pulumi.ComponentResource {
         });
     }
 
-    /** Opens this service's port to another service's host, which calls it on its private address. */
+    /**
+     * Opens this service's port to another service's host, which calls it on its private address in plain HTTP: the
+     * certificate names the public name, not the private address, and the traffic stays in the VPC.
+     */
     public allowFrom(peer: ServiceHost): aws.vpc.SecurityGroupIngressRule {
         return new aws.vpc.SecurityGroupIngressRule(
             `${this.serviceName}-from-${peer.serviceName}`,
@@ -192,7 +222,10 @@ export class ServiceHost extends pulumi.ComponentResource {
         return pulumi.all([this.partition, this.region, this.accountId]).apply(([p, r, a]) => parameterPathArn(p, r, a, path));
     }
 
-    /** The host's role: the SSM agent (releases, Session Manager instead of SSH), its own parameters and records. */
+    /**
+     * The host's role: the SSM agent (releases, Session Manager instead of SSH), its own parameters and records, and
+     * its service's certificate store.
+     */
     private createRole(): aws.iam.Role {
         const role = new aws.iam.Role(
             `${this.serviceName}-role`,
@@ -204,8 +237,8 @@ export class ServiceHost extends pulumi.ComponentResource {
             {
                 role: role.name,
                 policy: pulumi
-                    .all([this.arn(this.parameterPath), this.arn(this.recordPath)])
-                    .apply(([parameters, records]) => JSON.stringify(hostPolicy(parameters, records))),
+                    .all([this.arn(this.parameterPath), this.arn(this.recordPath), this.arn(this.certificateStorePath)])
+                    .apply(([parameters, records, store]) => JSON.stringify(hostPolicy(parameters, records, store))),
             },
             { parent: this },
         );
@@ -214,7 +247,8 @@ export class ServiceHost extends pulumi.ComponentResource {
 
     /**
      * The service's own KMS key, which only this host's role (and the deployer, through SSM) can use, and one
-     * SecureString parameter per secret encrypted with it, keyed by variable name.
+     * SecureString parameter per secret encrypted with it, keyed by variable name. The key also encrypts the
+     * certificate store.
      */
     private storeSecrets(settings: Settings, role: aws.iam.Role) {
         const secrets = settings.secrets;
@@ -225,8 +259,15 @@ export class ServiceHost extends pulumi.ComponentResource {
                 enableKeyRotation: true,
                 deletionWindowInDays: 7,
                 policy: pulumi
-                    .all([this.partition, this.accountId, this.region, role.arn, this.arn(this.parameterPath)])
-                    .apply(([partition, accountId, region, hostRole, pathArn]) =>
+                    .all([
+                        this.partition,
+                        this.accountId,
+                        this.region,
+                        role.arn,
+                        this.arn(this.parameterPath),
+                        this.arn(this.certificateStorePath),
+                    ])
+                    .apply(([partition, accountId, region, hostRole, pathArn, storeArn]) =>
                         JSON.stringify(
                             secretsKeyPolicy({
                                 partition,
@@ -236,6 +277,7 @@ export class ServiceHost extends pulumi.ComponentResource {
                                 readerArns: settings.secretReaderArns,
                                 hostRoleArn: hostRole,
                                 parameterPathArn: pathArn,
+                                certificateStoreArn: storeArn,
                             }),
                         ),
                     ),
@@ -263,19 +305,22 @@ export class ServiceHost extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        return parameters;
+        return { key, parameters };
     }
 
     /**
      * The long-lived host: the Docker-ready AMI, IMDSv2 only, an encrypted root volume, and user data that only
      * bootstraps it (proxy and release script). A new host is created before the old one is deleted, and takes
-     * traffic only once its release succeeded.
+     * traffic only once its release succeeded. Its user data names the Elastic IP (a certificate's subject, and how
+     * the host knows it holds the address) and the key of the certificate store, neither of which ever changes.
      */
     private createHost(
         settings: Settings,
         role: aws.iam.Role,
         subnetId: pulumi.Input<string>,
         securityGroup: aws.ec2.SecurityGroup,
+        address: aws.ec2.Eip,
+        key: aws.kms.Key,
     ): aws.ec2.Instance {
         const profile = new aws.iam.InstanceProfile(
             `${this.serviceName}-profile`,
@@ -284,7 +329,7 @@ export class ServiceHost extends pulumi.ComponentResource {
         );
         const ami =
             settings.ami ?? aws.ssm.getParameterOutput({ name: amiParameterName(settings.platform) }, { parent: this }).insecureValue;
-        const userDataBase64 = this.region.apply((region) =>
+        const userDataBase64 = pulumi.all([this.region, address.publicIp, key.arn]).apply(([region, publicIp, keyArn]) =>
             renderUserData({
                 serviceName: this.serviceName,
                 port: settings.port,
@@ -293,6 +338,14 @@ export class ServiceHost extends pulumi.ComponentResource {
                 recordPath: this.recordPath,
                 proxyImage: settings.proxyImage,
                 awsCliImage: settings.awsCliImage,
+                tls: {
+                    siteName: settings.domain ?? publicIp,
+                    publicIp,
+                    acmeDirectory: settings.acmeDirectory,
+                    acmeEmail: settings.acmeEmail,
+                    storePath: this.certificateStorePath,
+                    storeKeyArn: keyArn,
+                },
                 cosignImage: settings.cosignImage,
             }),
         );
@@ -417,21 +470,28 @@ export class ServiceHost extends pulumi.ComponentResource {
         );
     }
 
+    /** The domain's A record, pointing at the Elastic IP, which never moves to another allocation. */
+    private createRecord(domain: string, zoneId: pulumi.Input<string>, address: aws.ec2.Eip): aws.route53.Record {
+        return new aws.route53.Record(
+            `${this.serviceName}-dns`,
+            { zoneId, name: domain, type: "A", ttl: 300, records: [address.publicIp] },
+            { parent: this },
+        );
+    }
+
     /**
      * The public address, moved to a host only once its release succeeded; the old host keeps it until then. The
      * association takes the host's id, not the gate's: a release on the same host then plans no step here, where a
      * value from the gate would be unknown in every preview of a release, and the address association ForceNew on it.
      */
-    private assignAddress(host: aws.ec2.Instance, release: ReleaseGate) {
-        const address = new aws.ec2.Eip(`${this.serviceName}-eip`, { domain: "vpc", tags: this.tags }, { parent: this });
-        const association = new aws.ec2.EipAssociation(
+    private assignAddress(address: aws.ec2.Eip, host: aws.ec2.Instance, release: ReleaseGate): aws.ec2.EipAssociation {
+        return new aws.ec2.EipAssociation(
             `${this.serviceName}-address`,
             // A VPC address moves from the old host to the new one in one call; the old association's deletion then
             // finds nothing to undo.
             { allocationId: address.allocationId, instanceId: host.id, allowReassociation: true },
             { parent: this, dependsOn: [release] },
         );
-        return { address, association };
     }
 
     /** The region's default VPC and, for a stable choice, the first of its default subnets by id. */
@@ -449,28 +509,36 @@ export class ServiceHost extends pulumi.ComponentResource {
         return { vpcId, subnetId: subnets.ids.apply((ids) => [...ids].sort()[0]) };
     }
 
-    /** The service port open to the configured CIDRs, all egress, and no SSH. */
+    /**
+     * HTTPS open to the configured CIDRs, and with them port 80 to all: Let's Encrypt validates an HTTP challenge from
+     * addresses it does not publish, and port 80 answers nothing else than those and a redirect to HTTPS. All egress,
+     * and no SSH. The service's own port faces no CIDR, only the peers `allowFrom` names.
+     */
     private createSecurityGroup(vpcId: pulumi.Input<string>, ingressCidrs: string[]): aws.ec2.SecurityGroup {
         const group = new aws.ec2.SecurityGroup(
             `${this.serviceName}-sg`,
             { vpcId, description: `${this.serviceName} service host`, tags: this.tags },
             { parent: this },
         );
-        for (const cidr of ingressCidrs) {
+        const open = (kind: string, port: number, cidr: string, what: string) => {
             const family = cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr };
             new aws.vpc.SecurityGroupIngressRule(
-                `${this.serviceName}-ingress-${cidr.replace(/[:/]/g, "-")}`,
+                `${this.serviceName}-${kind}-${cidr.replace(/[:/]/g, "-")}`,
                 {
                     securityGroupId: group.id,
                     ...family,
                     ipProtocol: "tcp",
-                    fromPort: this.port,
-                    toPort: this.port,
-                    description: `${this.serviceName} port from ${cidr}`,
+                    fromPort: port,
+                    toPort: port,
+                    description: `${what} from ${cidr}`,
                     tags: this.tags,
                 },
                 { parent: this },
             );
+        };
+        for (const cidr of ingressCidrs) open("https", 443, cidr, `${this.serviceName} HTTPS`);
+        if (ingressCidrs.length > 0) {
+            for (const cidr of ["0.0.0.0/0", "::/0"]) open("http", 80, cidr, "redirect to HTTPS and ACME HTTP challenges");
         }
         new aws.vpc.SecurityGroupEgressRule(
             `${this.serviceName}-egress`,

@@ -24,10 +24,12 @@ FERRETDB_MODULE = f"github.com/FerretDB/FerretDB@{pinned('FERRETDB_VERSION')}"
 ACTIONLINT_MODULE = f"github.com/rhysd/actionlint@{pinned('ACTIONLINT_VERSION')}"
 CADDY_VERSION = "v" + re.search(r'"caddy:([\d.]+)-alpine@', (ROOT / "components/host/bootstrap.ts").read_text())[1]
 CADDY_MODULE = f"github.com/caddyserver/caddy/v2@{CADDY_VERSION}"
+PEBBLE_MODULE = f"github.com/letsencrypt/pebble/v2@{pinned('PEBBLE_VERSION')}"
 PULUMI_MODULE = f"github.com/pulumi/pulumi/pkg/v3@v{PACKAGE['dependencies']['@pulumi/pulumi']}"
 FERRETDB = f"FerretDB {pinned('FERRETDB_VERSION')}"
 ACTIONLINT = f"actionlint {pinned('ACTIONLINT_VERSION')}"
 CADDY = f"Caddy {CADDY_VERSION}"
+PEBBLE = f"Pebble {pinned('PEBBLE_VERSION')}"
 PULUMI_CLI = f"the Pulumi CLI v{PACKAGE['dependencies']['@pulumi/pulumi']}"
 # cosign is built from CI's own module, whose go.mod pins the release and the Go it needs.
 COSIGN_GO_MOD = (ROOT / ".github/tools/cosign/go.mod").read_text()
@@ -82,7 +84,7 @@ def test_a_fresh_checkout_without_go_node_python_or_apt_gets_each_named_and_noth
     done = install(checkout, path=path)
 
     go = max(
-        oldest_go(FERRETDB_MODULE, ACTIONLINT_MODULE, CADDY_MODULE, PULUMI_MODULE),
+        oldest_go(FERRETDB_MODULE, ACTIONLINT_MODULE, CADDY_MODULE, PEBBLE_MODULE, PULUMI_MODULE),
         COSIGN_GO,
         key=lambda version: [int(part) for part in version.split(".")],
     )
@@ -90,7 +92,7 @@ def test_a_fresh_checkout_without_go_node_python_or_apt_gets_each_named_and_noth
         "cloud-init shellcheck docker.io docker-registry busybox-static openssl iproute2 iptables conntrack util-linux"
     )
     assert done.stderr.splitlines() == prerequisites(
-        f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {COSIGN}, {PULUMI_CLI}: https://go.dev/doc/install",
+        f"Go {go} or newer, for {FERRETDB}, {ACTIONLINT}, {CADDY}, {PEBBLE}, {COSIGN}, {PULUMI_CLI}: https://go.dev/doc/install",
         NODE_LINE.format(found=""),
         PYTHON_LINE.format(found="", users=f"Python packages, {PULUMI_CLI}"),
         APT_LINE.format(packages=f"{LOCAL_PACKAGES} {ci_packages}"),

@@ -3,8 +3,8 @@
 # (gitignored).
 #   scripts/install.sh            everything scripts/test.sh needs, the local run's needs included
 #   scripts/install.sh local      only what scripts/run-local.sh needs
-#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy cosign node24 python npm
-#                                 pulumi-cli
+#   scripts/install.sh STEP...    only the named steps: debian ferretdb actionlint caddy pebble cosign node24 python
+#                                 npm pulumi-cli
 # It first checks the prerequisites of every step that has work to do; when any is missing, it names each one with how
 # to get it, and installs nothing. Then it runs those steps in order, each with its duration, and a progress line every
 # INSTALL_PROGRESS_SECONDS (default 20) while one runs; it ends with one line saying what is ready. A step whose result
@@ -21,6 +21,7 @@ NODE24_VERSION=24.21.0 # the Node the tasks image ships (services/tasks/Dockerfi
 PULUMI_VERSION=v$(sed -n 's/^ *"@pulumi\/pulumi": *"\([^"]*\)".*/\1/p' "$root/package.json")
 # The release tests' proxy: the Caddy version of the hosts' pinned image (its JSON config differs between versions).
 CADDY_VERSION=v$(sed -n 's/.*"caddy:\([0-9.]*\)-alpine@.*/\1/p' "$root/components/host/bootstrap.ts")
+PEBBLE_VERSION=v2.10.3 # Let's Encrypt's test CA, and its DNS server, for the HTTPS tests
 # The release tests' signer and verifier: cosign as CI pins it (.github/tools/cosign), built the way CI builds it.
 cosign_module="$root/.github/tools/cosign/go.mod"
 COSIGN_VERSION=$(sed -n 's#^[[:space:]]*github.com/sigstore/cosign/v[0-9]* \(v[0-9.]*\).*#\1#p' "$cosign_module")
@@ -28,12 +29,13 @@ COSIGN_VERSION=$(sed -n 's#^[[:space:]]*github.com/sigstore/cosign/v[0-9]* \(v[0
 FERRETDB_GO=1.24
 ACTIONLINT_GO=1.25.0
 CADDY_GO=1.25.1
+PEBBLE_GO=1.25.0
 COSIGN_GO=$(sed -n 's/^go //p' "$cosign_module")
 PULUMI_GO=1.25.11
 NODE_MIN=20 # package.json's engines
 PYTHON_MIN=3.11
 
-all_steps=(debian ferretdb actionlint caddy cosign node24 python npm pulumi-cli)
+all_steps=(debian ferretdb actionlint caddy pebble cosign node24 python npm pulumi-cli)
 # The local run's needs; everything else is the CI toolchain.
 debian_packages=(postgresql libpq-dev gcc) # the database server, and what psycopg2 builds with (pg_config, a compiler)
 python_requirements=(services/requests/requirements.txt scripts/receivers/requirements.txt)
@@ -75,6 +77,7 @@ label() {
     ferretdb) echo "FerretDB $FERRETDB_VERSION" ;;
     actionlint) echo "actionlint $ACTIONLINT_VERSION" ;;
     caddy) echo "Caddy $CADDY_VERSION" ;;
+    pebble) echo "Pebble $PEBBLE_VERSION" ;;
     cosign) echo "cosign $COSIGN_VERSION" ;;
     node24) echo "Node $NODE24_VERSION" ;;
     python) echo "Python packages" ;;
@@ -90,6 +93,7 @@ needs() {
     ferretdb) echo "go:$FERRETDB_GO" ;;
     actionlint) echo "go:$ACTIONLINT_GO" ;;
     caddy) echo "go:$CADDY_GO" ;;
+    pebble) echo "go:$PEBBLE_GO" ;;
     cosign) echo "go:$COSIGN_GO" ;;
     node24) echo node tar ;;
     python) echo python ;;
@@ -132,6 +136,7 @@ in_place() {
     ferretdb) [ -x "$cache/bin/ferretdb" ] && [[ "$("$cache/bin/ferretdb" --version)" == *"$FERRETDB_VERSION"* ]] ;;
     actionlint) [ -x "$cache/bin/actionlint" ] && [[ "$("$cache/bin/actionlint" --version)" == *"${ACTIONLINT_VERSION#v}"* ]] ;;
     caddy) [ -x "$cache/bin/caddy-$CADDY_VERSION" ] ;;
+    pebble) [ -x "$cache/bin/pebble-$PEBBLE_VERSION" ] && [ -x "$cache/bin/pebble-challtestsrv-$PEBBLE_VERSION" ] ;;
     cosign) [ -x "$cache/bin/cosign-$COSIGN_VERSION" ] ;;
     node24) [ -x "$cache/node24/bin/node" ] && [ "$("$cache/node24/bin/node" --version)" = "v$NODE24_VERSION" ] ;;
     python) [ -z "$(python_missing)" ] ;;
@@ -266,6 +271,15 @@ install_caddy() {
   GOBIN="$cache/bin/caddy-build" CGO_ENABLED=0 quietly go install -v "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
   mv "$cache/bin/caddy-build/caddy" "$bin"
   rmdir "$cache/bin/caddy-build"
+}
+
+# Pebble, Let's Encrypt's ACME test CA, and pebble-challtestsrv, the DNS server its validations resolve names with.
+install_pebble() {
+  local build="$cache/bin/pebble-build" command
+  GOBIN="$build" CGO_ENABLED=0 quietly go install -v "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_VERSION" \
+    "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE_VERSION"
+  for command in pebble pebble-challtestsrv; do mv "$build/$command" "$cache/bin/$command-$PEBBLE_VERSION"; done
+  rmdir "$build"
 }
 
 # Static, from CI's pinned module and go.sum (.github/scripts/build-tool.sh), so the release tests' cosign image needs

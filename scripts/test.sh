@@ -87,6 +87,7 @@ engine_suite() {
 
 suite deployment npm test
 suite release npm run test:release
+suite https npx mocha --config test/https/.mocharc.json
 suite policy npm --prefix policy test
 # On the Node the tasks image ships (scripts/install.sh puts it in .cache/node24).
 suite tasks env PATH="$root/.cache/node24/bin:$PATH" npm --prefix services/tasks test

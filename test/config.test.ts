@@ -289,6 +289,69 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
             '- `requestsRepository` is "requests"; it must be namespace/name in lowercase letters, digits and . _ -.\n' +
             "  Example: myname/requests\n  Fix: pulumi config set requestsRepository myname/requests",
     },
+    {
+        what: "a domain in capitals",
+        overrides: { tasksDomain: "Tasks.Example.com" },
+        problem:
+            '- `tasksDomain` is "Tasks.Example.com"; it must be a DNS name in lowercase letters, digits and dashes, such as tasks.example.com.\n' +
+            "  Example: tasks.example.com\n  Fix: pulumi config set tasksDomain tasks.example.com",
+    },
+    {
+        what: "a wildcard domain",
+        overrides: { requestsDomain: "*.example.com" },
+        problem:
+            '- `requestsDomain` is "*.example.com"; it must be a DNS name in lowercase letters, digits and dashes, such as requests.example.com.\n' +
+            "  Example: requests.example.com\n  Fix: pulumi config set requestsDomain requests.example.com",
+    },
+    {
+        what: "an IP address as a domain",
+        overrides: { tasksDomain: "198.51.100.7" },
+        problem:
+            '- `tasksDomain` is "198.51.100.7", an IP address; leave it empty and the host gets a certificate for its Elastic IP.\n' +
+            "  Example: tasks.example.com\n  Fix: pulumi config set tasksDomain tasks.example.com",
+    },
+    {
+        what: "one domain for both services",
+        overrides: { tasksDomain: "api.example.com", requestsDomain: "api.example.com" },
+        problem:
+            '- `requestsDomain` is "api.example.com", the same as `tasksDomain`; each service needs a name of its own.\n' +
+            "  Example: requests.example.com\n  Fix: pulumi config set requestsDomain requests.example.com",
+    },
+    {
+        what: "a zone that is no DNS name",
+        overrides: { dnsZone: "example.com.", tasksDomain: "tasks.example.com" },
+        problem:
+            '- `dnsZone` is "example.com."; it must be the name of a Route 53 public hosted zone, such as example.com.\n' +
+            "  Example: example.com\n  Fix: pulumi config set dnsZone example.com",
+    },
+    {
+        what: "a zone without any domain",
+        overrides: { dnsZone: "example.com" },
+        problem:
+            '- `dnsZone` is "example.com", but neither `tasksDomain` nor `requestsDomain` is set; set them to names in the zone, or unset `dnsZone`.\n' +
+            "  Example: example.com\n  Fix: pulumi config set dnsZone example.com",
+    },
+    {
+        what: "a domain outside the zone",
+        overrides: { dnsZone: "example.com", tasksDomain: "tasks.notexample.com", requestsDomain: "requests.example.com" },
+        problem:
+            '- `tasksDomain` is "tasks.notexample.com", outside `dnsZone` example.com, where the program creates its record; use a name in the zone, or unset `dnsZone` and create the record yourself.\n' +
+            "  Example: tasks.example.com\n  Fix: pulumi config set tasksDomain tasks.example.com",
+    },
+    {
+        what: "an unknown ACME CA",
+        overrides: { acmeCa: "zerossl" },
+        problem:
+            '- `acmeCa` is "zerossl"; allowed values are letsencrypt, letsencrypt-staging.\n' +
+            "  Example: letsencrypt-staging\n  Fix: pulumi config set acmeCa letsencrypt-staging",
+    },
+    {
+        what: "a contact address that is no email address",
+        overrides: { acmeEmail: "ops" },
+        problem:
+            '- `acmeEmail` is "ops"; it must be an email address such as ops@example.com.\n' +
+            "  Example: ops@example.com\n  Fix: pulumi config set acmeEmail ops@example.com",
+    },
 ];
 
 describe("stack config", () => {
@@ -349,6 +412,17 @@ describe("stack config", () => {
             tags: ["team=platform", "note=a=b"],
         });
         expect(run.resources).not.to.be.empty;
+    });
+
+    it("accepts a domain per service in the zone, the zone's apex, and a contact address", async () => {
+        const run = await runProgram({
+            ...minimalConfig,
+            dnsZone: "example.com",
+            tasksDomain: "example.com",
+            requestsDomain: "requests-1.eu.example.com",
+            acmeEmail: "ops+certs@example.com",
+        });
+        expect(run.resources.filter((resource) => resource.type === "aws:route53/record:Record")).to.have.length(2);
     });
 
     it("needs no Docker Hub account when every image is given by digest", async () => {

@@ -134,6 +134,8 @@ const mocks: pulumi.runtime.Mocks = {
                 return { id: "vpc-0defa017defa01700", cidrBlock: "172.31.0.0/16" };
             case "aws:ec2/getSubnets:getSubnets":
                 return { ids: ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"] };
+            case "aws:route53/getZone:getZone":
+                return { name: args.inputs.name, zoneId: "Z0123456789ABCDEFGHIJ", privateZone: args.inputs.privateZone };
             default:
                 throw new Error(`the program called ${args.token}, which the mocks do not answer`);
         }

@@ -13,6 +13,7 @@ import {
     stackFileConfig,
     valueOf,
 } from "./mocks";
+import { decodeUserData } from "./cloudConfig";
 
 const amd64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"];
 const arm64Ami = fakeAmis["/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"];
@@ -123,6 +124,19 @@ describe("ServiceHost resources (dev stack)", () => {
                         },
                     },
                 },
+                {
+                    Sid: "HostStoresCertificates",
+                    Effect: "Allow",
+                    Principal: { AWS: `arn:aws:iam::${fakeAccountId}:role/${service}-role-1a2b3c` },
+                    Action: "kms:Encrypt",
+                    Resource: "*",
+                    Condition: {
+                        StringEquals: viaSsm,
+                        StringLike: {
+                            "kms:EncryptionContext:PARAMETER_ARN": `arn:aws:ssm:eu-west-1:${fakeAccountId}:parameter/microservices/dev/${service}/certificates/*`,
+                        },
+                    },
+                },
             ]);
             expect(inputsOf(run, `${service}-secrets-key-alias`)).to.include({
                 name: `alias/microservices/dev/${service}`,
@@ -131,7 +145,7 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("gives each host a role with the SSM agent's actions, read access to its own parameters and its release records only", () => {
+    it("gives each host a role with the SSM agent's actions, read access to its own parameters, and write access to its release records and certificate store only", () => {
         for (const service of ["tasks", "requests"]) {
             const role = inputsOf(run, `${service}-role`);
             expect(JSON.parse(role.assumeRolePolicy).Statement).to.deep.equal([
@@ -180,6 +194,12 @@ describe("ServiceHost resources (dev stack)", () => {
                         Action: "ssm:PutParameter",
                         Resource: `${pathArn}/releases/*`,
                     },
+                    {
+                        Sid: "StoreOwnCertificates",
+                        Effect: "Allow",
+                        Action: "ssm:PutParameter",
+                        Resource: `${pathArn}/certificates/*`,
+                    },
                 ],
             });
             expect(inputsOf(run, `${service}-profile`).role).to.equal(`${service}-role-1a2b3c`);
@@ -189,15 +209,20 @@ describe("ServiceHost resources (dev stack)", () => {
         expect(ofType(run.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).to.have.length(0);
     });
 
-    it("opens only the service ports, tasks also to the requests host, and never SSH", () => {
+    it("opens HTTPS to the stack's networks and port 80 to all, the service ports only to peers (tasks to requests), and never SSH", () => {
         const ingress = ofType(run.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
-        expect(ingress.map((rule) => [rule.name, rule.inputs.securityGroupId, rule.inputs.fromPort])).to.have.deep.members([
-            ["tasks-ingress-0.0.0.0-0", "tasks-sg-id", 8080],
-            ["requests-ingress-0.0.0.0-0", "requests-sg-id", 8000],
-            ["tasks-from-requests", "tasks-sg-id", 8080],
+        expect(
+            ingress.map((rule) => [rule.name, rule.inputs.securityGroupId, rule.inputs.fromPort, rule.inputs.cidrIpv4 ?? rule.inputs.cidrIpv6]),
+        ).to.have.deep.members([
+            ["tasks-https-0.0.0.0-0", "tasks-sg-id", 443, "0.0.0.0/0"],
+            ["tasks-http-0.0.0.0-0", "tasks-sg-id", 80, "0.0.0.0/0"],
+            ["tasks-http----0", "tasks-sg-id", 80, "::/0"],
+            ["requests-https-0.0.0.0-0", "requests-sg-id", 443, "0.0.0.0/0"],
+            ["requests-http-0.0.0.0-0", "requests-sg-id", 80, "0.0.0.0/0"],
+            ["requests-http----0", "requests-sg-id", 80, "::/0"],
+            ["tasks-from-requests", "tasks-sg-id", 8080, undefined],
         ]);
         expect(inputsOf(run, "tasks-from-requests").referencedSecurityGroupId).to.equal("requests-sg-id");
-        expect(inputsOf(run, "tasks-ingress-0.0.0.0-0").cidrIpv4).to.equal("0.0.0.0/0");
         for (const rule of ingress) {
             expect(rule.inputs.ipProtocol).to.equal("tcp");
             expect(rule.inputs.fromPort).to.equal(rule.inputs.toPort);
@@ -257,24 +282,29 @@ describe("ServiceHost resources (dev stack)", () => {
         }
     });
 
-    it("exports the URLs, the digests, the release ids and the instance ids", async () => {
+    it("exports the HTTPS URLs, the Elastic IPs, the digests, the release ids and the instance ids", async () => {
         const outputs = run.outputs;
         expect(Object.keys(outputs).sort()).to.deep.equal([
             "imageVerification",
             "requestsImageDigest",
             "requestsInstanceId",
+            "requestsPublicIp",
             "requestsReleaseId",
             "requestsUrl",
             "tasksImageDigest",
             "tasksInstanceId",
+            "tasksPublicIp",
             "tasksReleaseId",
             "tasksUrl",
         ]);
         for (const service of ["tasks", "requests"]) {
             expect(await valueOf(outputs[`${service}ReleaseId`])).to.equal(inputsOf(run, `${service}-release`).parameters.releaseId);
         }
-        expect(await valueOf(outputs.tasksUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8080$/);
-        expect(await valueOf(outputs.requestsUrl)).to.match(/^http:\/\/203\.0\.113\.\d+:8000$/);
+        for (const service of ["tasks", "requests"]) {
+            const publicIp = await valueOf(outputs[`${service}PublicIp`]);
+            expect(publicIp).to.match(/^203\.0\.113\.\d+$/);
+            expect(await valueOf(outputs[`${service}Url`])).to.equal(`https://${publicIp}`);
+        }
         expect(await valueOf(outputs.tasksImageDigest)).to.match(/^docker\.io\/octocat\/tasks@sha256:[0-9a-f]{64}$/);
         expect(await valueOf(outputs.requestsImageDigest)).to.match(/^docker\.io\/octocat\/requests@sha256:[0-9a-f]{64}$/);
         expect(await valueOf(outputs.tasksInstanceId)).to.equal("tasks-host-id");
@@ -306,8 +336,58 @@ describe("ServiceHost settings", () => {
         expect(inputsOf(run, "tasks-host")).to.include({ instanceType: "t3.large", subnetId: "subnet-0123456789abcdef0" });
         expect(inputsOf(run, "requests-host").instanceType).to.equal("t3.micro");
         expect(inputsOf(run, "tasks-sg").vpcId).to.equal("vpc-0123456789abcdef0");
-        expect(inputsOf(run, "tasks-ingress-2a05-d018---36")).to.include({ cidrIpv6: "2a05:d018::/36", fromPort: 8080 });
-        expect(inputsOf(run, "tasks-ingress-2a05-d018---36")).not.to.have.property("cidrIpv4");
+        expect(inputsOf(run, "tasks-https-2a05-d018---36")).to.include({ cidrIpv6: "2a05:d018::/36", fromPort: 443 });
+        expect(inputsOf(run, "tasks-https-2a05-d018---36")).not.to.have.property("cidrIpv4");
+    });
+
+    it("creates each domain's A record on its Elastic IP in the stack's zone, and serves the domain's URL", async () => {
+        const run = await runProgram({
+            ...minimalConfig,
+            dnsZone: "example.com",
+            tasksDomain: "tasks.example.com",
+            requestsDomain: "api.requests.example.com",
+        });
+        for (const [service, domain] of [["tasks", "tasks.example.com"], ["requests", "api.requests.example.com"]]) {
+            const publicIp = await valueOf(run.outputs[`${service}PublicIp`]);
+            expect(inputsOf(run, `${service}-dns`)).to.deep.equal({
+                zoneId: "Z0123456789ABCDEFGHIJ",
+                name: domain,
+                type: "A",
+                ttl: 300,
+                records: [publicIp],
+            });
+            expect(await valueOf(run.outputs[`${service}Url`])).to.equal(`https://${domain}`);
+        }
+    });
+
+    it("creates no record without a zone (the user points the domain at the tasksPublicIp output), and none for a service without a domain", async () => {
+        const withoutZone = await runProgram({ ...minimalConfig, tasksDomain: "tasks.example.com" });
+        expect(ofType(withoutZone.resources, "aws:route53/record:Record")).to.deep.equal([]);
+        expect(await valueOf(withoutZone.outputs.tasksUrl)).to.equal("https://tasks.example.com");
+        const oneDomain = await runProgram({ ...minimalConfig, dnsZone: "example.com", tasksDomain: "tasks.example.com" });
+        expect(ofType(oneDomain.resources, "aws:route53/record:Record").map((record) => record.name)).to.deep.equal(["tasks-dns"]);
+        expect(await valueOf(oneDomain.outputs.requestsUrl)).to.equal(`https://${await valueOf(oneDomain.outputs.requestsPublicIp)}`);
+    });
+
+    it("gets certificates from Let's Encrypt staging when asked, and warns that no client trusts them", async () => {
+        const warnings: string[] = [];
+        const warn = console.warn;
+        console.warn = (message: string) => warnings.push(message);
+        // The test config's imageSigner none warns too.
+        const acmeWarnings = () => warnings.filter((warning) => warning.includes("acmeCa"));
+        try {
+            const staging = await runProgram({ ...minimalConfig, acmeCa: "letsencrypt-staging" });
+            expect(acmeWarnings()).to.deep.equal([
+                "warning: [runtime] acmeCa is letsencrypt-staging: the hosts' certificates are Let's Encrypt's staging ones, which no browser or client trusts",
+            ]);
+            warnings.length = 0;
+            await runProgram(minimalConfig);
+            expect(acmeWarnings()).to.deep.equal([]);
+            const userData = decodeUserData(inputsOf(staging, "tasks-host").userDataBase64);
+            expect(userData).to.include("ACME_CA=https://acme-staging-v02.api.letsencrypt.org/directory\n");
+        } finally {
+            console.warn = warn;
+        }
     });
 
     it("opens no public port when the stack lists no CIDR, and keeps tasks reachable from requests", async () => {

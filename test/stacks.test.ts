@@ -85,14 +85,18 @@ describe("stack files", () => {
         expect(prodTypes).to.deep.equal(["t3.medium", "t3.small"]);
     });
 
-    it("keeps prod's public ports to the listed networks, in both address families", async () => {
+    it("keeps prod's HTTPS to the listed networks; only port 80, for ACME and the redirect, is open to all", async () => {
         const prod = await runProgram(stackFileConfig("prod"), "prod");
         const publicRules = ofType(prod.resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter(
             (rule) => !rule.inputs.referencedSecurityGroupId,
         );
-        expect(publicRules.map((rule) => rule.inputs.cidrIpv4 ?? rule.inputs.cidrIpv6)).to.deep.equal([
-            "10.20.0.0/16",
-            "10.20.0.0/16",
+        expect(publicRules.map((rule) => [rule.inputs.fromPort, rule.inputs.cidrIpv4 ?? rule.inputs.cidrIpv6])).to.deep.equal([
+            [443, "10.20.0.0/16"],
+            [80, "0.0.0.0/0"],
+            [80, "::/0"],
+            [443, "10.20.0.0/16"],
+            [80, "0.0.0.0/0"],
+            [80, "::/0"],
         ]);
         const parameterNames = ofType(prod.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs.name);
         expect(parameterNames).to.have.length(4);

@@ -7,6 +7,7 @@ import { buildAwsCliProbe, buildProxyImage, DockerEngine, pushServiceImage, Regi
 import { TestHost } from "../../test/release/host";
 import { LoadReport, startLoad } from "../../test/release/load";
 import { startMotoServer } from "../../test/tools";
+import { option } from "../shared/cli";
 
 interface Row {
     kind: string;
@@ -16,11 +17,6 @@ interface Row {
     retried: number;
     switchMs?: number;
     longestGapMs: number;
-}
-
-function option(name: string, fallback: number): number {
-    const index = process.argv.indexOf(`--${name}`);
-    return index > 0 ? Number(process.argv[index + 1]) : fallback;
 }
 
 function summary(rows: Row[], key: "seconds" | "switchMs" | "longestGapMs"): string {

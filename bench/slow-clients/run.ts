@@ -8,9 +8,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { defaultAwsCliImage, defaultProxyImage, renderReleaseConfig } from "../../components/host/bootstrap";
-import { proxyVersion } from "../../test/release/engine";
-import { tool } from "../../test/tools";
+import { lib, option, report, runBench } from "../shared/cli";
+import { noCertificateAuthority, startHostProxy } from "../shared/proxy";
 
 const slowloris = 100;
 const slowBodies = 20;
@@ -39,14 +38,8 @@ interface Row {
     slowBodies: Closed;
 }
 
-function option(name: string, fallback: number): number {
-    const index = process.argv.indexOf(`--${name}`);
-    return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
 const progress = (text: string) => process.stderr.write(`slow-clients: ${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const lib = (name: string) => import(path.join(__dirname, "..", "lib", name));
 
 /**
  * Keeps `count` sockets open against `port`, each sending `head` and then `drip` every second, and opens a new one
@@ -89,7 +82,7 @@ function closed(lifetimes: number[]): Closed {
 
 async function main(): Promise<void> {
     const seconds = option("seconds", 10);
-    const { freePort, runCommand, startProcess, teardown, waitFor } = await lib("processes.mjs");
+    const { freePort, teardown } = await lib("processes.mjs");
     const { createRequestsSchema, seedTasks, startFerretDb, startPostgres } = await lib("databases.mjs");
     const { AUTHORIZATION, buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
     const { runLoad } = await lib("load.mjs");
@@ -101,36 +94,10 @@ async function main(): Promise<void> {
         return { p50: figures.p50, p99: figures.p99, answered: figures.answered, errors: figures.errors, timeouts: figures.timeouts };
     };
 
-    /** Caddy on a free port in front of `upstream`, with the config the release script renders for the hosts. */
+    /** Caddy in front of `upstream`, with the config the release script renders for the hosts: its service port. */
     const startProxy = async (service: string, upstream: string): Promise<string> => {
-        const port = await freePort();
-        const folder = fs.mkdtempSync(path.join(workDir, `${service}-proxy-`));
-        const paths = { config: path.join(folder, "release-service.env"), state: path.join(folder, "state"), run: path.join(folder, "run") };
-        fs.mkdirSync(path.join(paths.run, "proxy"), { recursive: true });
-        const host = {
-            serviceName: service,
-            port,
-            healthPath: "/health",
-            region: "eu-west-1",
-            recordPath: `/microservices/bench/${service}/releases`,
-            proxyImage: defaultProxyImage,
-            awsCliImage: defaultAwsCliImage,
-        };
-        fs.writeFileSync(paths.config, renderReleaseConfig(host, paths));
-        const script = path.join(__dirname, "..", "..", "components", "release", "release-service.sh");
-        const config = await runCommand("bash", [script, "proxy-config", upstream], {
-            env: { ...process.env, RELEASE_CONFIG: paths.config },
-        });
-        fs.writeFileSync(path.join(folder, "caddy.json"), config);
-        const env = { PATH: process.env.PATH, HOME: folder, XDG_CONFIG_HOME: folder, XDG_DATA_HOME: folder };
-        startProcess(`${service}-proxy`, tool(`caddy-${proxyVersion}`), ["run", "--config", path.join(folder, "caddy.json")], {
-            cwd: folder,
-            env,
-            logFile: path.join(workDir, `${service}-proxy.log`),
-        });
-        const url = `http://127.0.0.1:${port}`;
-        await waitFor(`the ${service} proxy`, async () => (await fetch(`${url}/health`)).status === 200);
-        return url;
+        const proxy = await startHostProxy({ workDir, service, upstream, tls: noCertificateAuthority });
+        return `http://127.0.0.1:${proxy.port}`;
     };
 
     const attack = async (service: string, route: Row["path"], url: string, bodyPath: string, normal: Figures): Promise<Row> => {
@@ -186,36 +153,27 @@ async function main(): Promise<void> {
         fs.rmSync(workDir, { recursive: true, force: true });
     }
 
-    if (process.argv.includes("--json")) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-    }
-    const cell = (figures: Figures) => `${figures.p50} / ${figures.p99} | ${figures.answered} | ${figures.errors} (${figures.timeouts})`;
-    const lives = (kind: Closed) => (kind.medianSeconds === null ? "none closed" : `${kind.count}, after ${kind.medianSeconds.toFixed(1)} s`);
-    const lines = [
-        `${clients} keep-alive clients sending GET /health for ${seconds} s each time; the slow clients start 3 s before`,
-        "",
-        "| service | path | p50 / p99 ms | answered | errors (timeouts) | with slow clients: p50 / p99 ms | answered | errors (timeouts) | p99 × | slow headers closed (median life) | slow bodies closed (median life) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        ...rows.map((row) =>
-            [
-                row.service,
-                row.path,
-                cell(row.normal),
-                cell(row.attacked),
-                row.attacked.answered === 0 ? "no answer" : (row.attacked.p99 / Math.max(row.normal.p99, 1)).toFixed(1),
-                lives(row.slowHeaders),
-                lives(row.slowBodies),
-            ].join(" | "),
-        ).map((line) => `| ${line} |`),
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
+    report(rows, (rows) => {
+        const cell = (figures: Figures) => `${figures.p50} / ${figures.p99} | ${figures.answered} | ${figures.errors} (${figures.timeouts})`;
+        const lives = (kind: Closed) => (kind.medianSeconds === null ? "none closed" : `${kind.count}, after ${kind.medianSeconds.toFixed(1)} s`);
+        return [
+            `${clients} keep-alive clients sending GET /health for ${seconds} s each time; the slow clients start 3 s before`,
+            "",
+            "| service | path | p50 / p99 ms | answered | errors (timeouts) | with slow clients: p50 / p99 ms | answered | errors (timeouts) | p99 × | slow headers closed (median life) | slow bodies closed (median life) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            ...rows.map((row) =>
+                [
+                    row.service,
+                    row.path,
+                    cell(row.normal),
+                    cell(row.attacked),
+                    row.attacked.answered === 0 ? "no answer" : (row.attacked.p99 / Math.max(row.normal.p99, 1)).toFixed(1),
+                    lives(row.slowHeaders),
+                    lives(row.slowBodies),
+                ].join(" | "),
+            ).map((line) => `| ${line} |`),
+        ];
+    });
 }
 
-main().then(
-    () => process.exit(0),
-    (error) => {
-        process.stderr.write(`slow-clients: ${error.stack}\n`);
-        process.exit(1);
-    },
-);
+runBench("slow-clients", main);

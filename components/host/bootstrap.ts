@@ -1,11 +1,18 @@
 import { gzipSync } from "fflate";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import * as YAML from "yaml";
 import { releaseScriptPath } from "../release/document";
 
-/** The release script every host carries; a real file, so shellcheck and the release tests run it as it ships. */
-export const releaseScript = fs.readFileSync(path.join(__dirname, "..", "release", "release-service.sh"), "utf8");
+/**
+ * The release script every host carries: a real file, so shellcheck and the release tests run it as it ships. Its
+ * comment lines are left out of the user data (a third of its gzipped size); the shebang and shellcheck's directives
+ * stay.
+ */
+export const releaseScript = fs
+    .readFileSync(path.join(__dirname, "..", "release", "release-service.sh"), "utf8")
+    .replace(/^[ \t]*#(?!!| shellcheck ).*\n/gm, "");
 
 /**
  * The official AWS CLI image: the AMI has Docker but no AWS CLI. Pinned by digest (a tag can be moved); the tag in
@@ -21,6 +28,20 @@ export const defaultAwsCliImage =
  */
 export const defaultProxyImage =
     "caddy:2.11.4-alpine@sha256:de23def33b17fb5d1290b0f6c2add1d70780e52341896c00a4c8a2a2fe9d355e";
+
+/**
+ * Let's Encrypt's ACME directories. Staging issues certificates no browser trusts, under rate limits far above
+ * production's (docs/configuration.md says when to use it).
+ */
+export const acmeDirectories = {
+    letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+} as const;
+export type AcmeCa = keyof typeof acmeDirectories;
+export const acmeCas = Object.keys(acmeDirectories) as AcmeCa[];
+
+/** The Let's Encrypt profile that allows IP address identifiers (https://letsencrypt.org/docs/profiles/). */
+export const ipAddressProfile = "shortlived";
 
 /**
  * Sigstore's cosign, which checks an image's signature before the host runs it: the official image of the version CI
@@ -68,11 +89,34 @@ export const defaultProxyLimits: ProxyLimits = {
     maxOpenFiles: 4096,
 };
 
+/** How the host's proxy serves HTTPS, with a certificate it obtains and renews itself over ACME. */
+export interface HostTls {
+    /** The name clients use and the certificate names: a DNS name, or the Elastic IP itself. */
+    siteName: string;
+    /** The Elastic IP. Only the host that holds it can answer an ACME challenge, so only it obtains or renews. */
+    publicIp: string;
+    acmeDirectory: string;
+    /** Contact address the CA may write to. @default none */
+    acmeEmail?: string;
+    /** SSM path of the service's certificate store, which a new host reads before it starts its proxy. */
+    storePath: string;
+    /** The KMS key (ARN) that encrypts the store: the service's own. */
+    storeKeyArn: string;
+    /** The proxy's HTTPS port. @default 443 */
+    httpsPort?: number;
+    /** The port that redirects to HTTPS and answers ACME's HTTP challenges. @default 80 */
+    httpPort?: number;
+    /** How often the proxy checks whether its certificate needs renewing. @default 600 */
+    renewCheckSeconds?: number;
+}
+
+const defaultTlsPorts = { httpsPort: 443, httpPort: 80, renewCheckSeconds: 600 };
+
 /** What a host needs to know before any release. None of it is secret, and none of it changes with a release. */
 export interface HostBootstrap {
     /** Names the units, the proxy's container and the release containers. */
     serviceName: string;
-    /** The public port: the proxy listens on it, and the container listens on it inside. */
+    /** The service's port: the container listens on it inside, and the proxy serves it in plain HTTP to peers. */
     port: number;
     /** The path that answers 200 once the service is ready. */
     healthPath: string;
@@ -88,6 +132,7 @@ export interface HostBootstrap {
     cosignImage?: string;
     /** What the proxy allows a client. @default defaultProxyLimits */
     proxyLimits?: Partial<ProxyLimits>;
+    tls: HostTls;
 }
 
 /** Where the host keeps its release files. State survives a reboot; the run folder (a tmpfs) does not. */
@@ -103,8 +148,13 @@ export const hostPaths: HostPaths = {
     run: "/run/release-service",
 };
 
-const unitNames = (serviceName: string) => ({ proxy: `${serviceName}-proxy`, release: `${serviceName}-release` });
+const unitNames = (serviceName: string) => ({
+    proxy: `${serviceName}-proxy`,
+    release: `${serviceName}-release`,
+    certificates: `${serviceName}-certificates`,
+});
 const proxyLimitsOf = (host: HostBootstrap): ProxyLimits => ({ ...defaultProxyLimits, ...host.proxyLimits });
+const tlsOf = (host: HostBootstrap) => ({ ...defaultTlsPorts, ...host.tls });
 
 function checkBootstrap(host: HostBootstrap): void {
     if (!/^[a-z][a-z0-9-]*$/.test(host.serviceName)) {
@@ -123,11 +173,28 @@ function checkBootstrap(host: HostBootstrap): void {
             throw new Error(`${name} "${image}" must be pinned by digest (repository[:tag]@sha256:<digest>)`);
         }
     }
+    const tls = tlsOf(host);
+    if (!net.isIPv4(tls.publicIp)) throw new Error(`tls.publicIp "${tls.publicIp}" must be an IPv4 address`);
+    if (tls.siteName !== tls.publicIp && !/^[a-z0-9.-]+\.[a-z][a-z0-9-]*$/.test(tls.siteName)) {
+        throw new Error(`tls.siteName "${tls.siteName}" must be a lowercase DNS name or the public IP`);
+    }
+    if (!/^https:\/\/[^\s"]+$/.test(tls.acmeDirectory)) throw new Error(`tls.acmeDirectory "${tls.acmeDirectory}" must be an https URL`);
+    if (tls.acmeEmail !== undefined && !/^[^@\s"]+@[^@\s"]+$/.test(tls.acmeEmail)) {
+        throw new Error(`tls.acmeEmail "${tls.acmeEmail}" must be an email address`);
+    }
+    const taken = [host.port, host.port + 10000, host.port + 20000];
+    for (const [name, port] of [["httpsPort", tls.httpsPort], ["httpPort", tls.httpPort]] as const) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535 || taken.includes(port)) {
+            throw new Error(`tls.${name} ${port} must be 1-65535 and none of the service's port and release slots (${taken.join(", ")})`);
+        }
+        taken.push(port);
+    }
 }
 
 /** The release script's settings on this host (`/etc/release-service.env`). */
 export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = hostPaths): string {
     const limits = proxyLimitsOf(host);
+    const tls = tlsOf(host);
     const units = unitNames(host.serviceName);
     const settings: Record<string, string> = {
         SERVICE_NAME: host.serviceName,
@@ -145,6 +212,18 @@ export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = host
         PROXY_IDLE_TIMEOUT: `${limits.idleTimeoutSeconds}s`,
         PROXY_MAX_HEADER_BYTES: String(limits.maxHeaderBytes),
         PROXY_REQUEST_BUFFER_BYTES: String(limits.requestBufferBytes),
+        SITE_NAME: tls.siteName,
+        PUBLIC_IP: tls.publicIp,
+        HTTPS_PORT: String(tls.httpsPort),
+        HTTP_PORT: String(tls.httpPort),
+        ACME_CA: tls.acmeDirectory,
+        // Let's Encrypt issues for an IP address only under this profile; a DNS name takes the CA's default.
+        ACME_PROFILE: net.isIP(tls.siteName) ? ipAddressProfile : "",
+        ACME_EMAIL: tls.acmeEmail ?? "",
+        CERTIFICATE_RENEW_INTERVAL: `${tls.renewCheckSeconds}s`,
+        CERTIFICATE_STORE: tls.storePath,
+        CERTIFICATE_STORE_KEY: tls.storeKeyArn,
+        CERTIFICATES_TIMER: `${units.certificates}.timer`,
         STATE_DIR: paths.state,
         RUN_DIR: paths.run,
     };
@@ -154,12 +233,14 @@ export function renderReleaseConfig(host: HostBootstrap, paths: HostPaths = host
 }
 
 /**
- * The proxy's unit: Caddy in a container on the host's network, listening on the public port. Its config file and
- * admin socket live on the host, so the release script can switch its upstream and a restart keeps the last one.
+ * The proxy's unit: Caddy in a container on the host's network, serving HTTPS, the redirect from HTTP, and the
+ * service's port to peers. Its config file, admin socket and data (certificates, ACME account) live on the host, so
+ * the release script can switch its upstream, a restart keeps the last one, and certificates outlive the container.
  */
 export function renderProxyUnit(host: HostBootstrap, paths: HostPaths = hostPaths): string {
     const { proxy } = unitNames(host.serviceName);
     const configFolder = `${paths.state}/proxy`;
+    const dataFolder = `${paths.state}/proxy-data`;
     const socketFolder = `${paths.run}/proxy`;
     const run = [
         "/usr/bin/docker run --rm",
@@ -167,6 +248,7 @@ export function renderProxyUnit(host: HostBootstrap, paths: HostPaths = hostPath
         "--network host",
         `--ulimit nofile=${proxyLimitsOf(host).maxOpenFiles}`,
         `--volume ${configFolder}:${configFolder}:ro`,
+        `--volume ${dataFolder}:${dataFolder}`,
         `--volume ${socketFolder}:${socketFolder}`,
         "--log-driver json-file --log-opt max-size=10m --log-opt max-file=3",
         host.proxyImage,
@@ -221,14 +303,46 @@ export function renderReleaseUnit(host: HostBootstrap): string {
 }
 
 /**
+ * The certificates' units: every minute, a host that holds the Elastic IP keeps the certificate store up to date with
+ * its proxy's certificates (and nudges its proxy once to obtain its first one). A host without the address does
+ * nothing.
+ */
+export function renderCertificatesUnits(host: HostBootstrap): { service: string; timer: string } {
+    const { certificates } = unitNames(host.serviceName);
+    const service = [
+        "[Unit]",
+        `Description=Keeps the ${host.serviceName} proxy's certificates in the service's certificate store`,
+        "",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=${releaseScriptPath} certificates`,
+        "",
+    ].join("\n");
+    const timer = [
+        "[Unit]",
+        `Description=Runs ${certificates}.service every minute`,
+        "",
+        "[Timer]",
+        "OnBootSec=60",
+        "OnUnitActiveSec=60",
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+        "",
+    ].join("\n");
+    return { service, timer };
+}
+
+/**
  * The host's bootstrap: cloud-config that installs nothing and holds no secret and nothing that changes with a
  * release (the only digests are the two helper images'). It writes the release script, its settings and the units,
- * then `release-service bootstrap` pulls the helper images, starts the proxy and marks the host bootstrapped, or
- * records why it could not.
+ * then `release-service bootstrap` pulls the helper images, restores the service's certificates, starts the proxy
+ * and marks the host bootstrapped, or records why it could not.
  */
 export function renderBootstrap(host: HostBootstrap): string {
     checkBootstrap(host);
     const units = unitNames(host.serviceName);
+    const certificateUnits = renderCertificatesUnits(host);
     const document = {
         write_files: [
             { path: releaseScriptPath, owner: "root:root", permissions: "0755", content: releaseScript },
@@ -244,6 +358,18 @@ export function renderBootstrap(host: HostBootstrap): string {
                 owner: "root:root",
                 permissions: "0644",
                 content: renderReleaseUnit(host),
+            },
+            {
+                path: `/etc/systemd/system/${units.certificates}.service`,
+                owner: "root:root",
+                permissions: "0644",
+                content: certificateUnits.service,
+            },
+            {
+                path: `/etc/systemd/system/${units.certificates}.timer`,
+                owner: "root:root",
+                permissions: "0644",
+                content: certificateUnits.timer,
             },
         ],
         runcmd: [

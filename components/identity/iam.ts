@@ -43,10 +43,10 @@ const agentActions = [
 
 /**
  * What a host may do, and nothing more: run the SSM agent (releases, Session Manager), read its own service's
- * parameters (the secrets decrypt only through the service's own KMS key, whose key policy names this role), and
- * record the outcome of its releases.
+ * parameters (the secrets decrypt only through the service's own KMS key, whose key policy names this role), record
+ * the outcome of its releases, and write its proxy's certificates to the service's certificate store.
  */
-export function hostPolicy(pathArn: string, recordPathArn: string): aws.iam.PolicyDocument {
+export function hostPolicy(pathArn: string, recordPathArn: string, certificateStoreArn: string): aws.iam.PolicyDocument {
     return {
         Version: "2012-10-17",
         Statement: [
@@ -62,6 +62,12 @@ export function hostPolicy(pathArn: string, recordPathArn: string): aws.iam.Poli
                 Effect: "Allow",
                 Action: "ssm:PutParameter",
                 Resource: `${recordPathArn}/*`,
+            },
+            {
+                Sid: "StoreOwnCertificates",
+                Effect: "Allow",
+                Action: "ssm:PutParameter",
+                Resource: `${certificateStoreArn}/*`,
             },
         ],
     };
@@ -79,6 +85,8 @@ export interface SecretsKeyPrincipals {
     hostRoleArn: string;
     /** ARN of the service's parameter path; the host decrypts only parameters under it. */
     parameterPathArn: string;
+    /** ARN of the service's certificate store, under that path; the host encrypts only parameters under it. */
+    certificateStoreArn: string;
 }
 
 /** What lets anyone in the account see the key: nothing here changes it or grants a use of it. */
@@ -108,8 +116,9 @@ const keyAdministration = [
 /**
  * The key policy of a service's secrets key. The account can only see the key (its IAM policies cannot widen that:
  * a key policy that does not delegate an action to the account decides it alone). The deployers administer it and use
- * it only through SSM; readers decrypt only through SSM; the host role only decrypts, only through SSM, and only its
- * own service's parameters. No other principal can decrypt, whatever its IAM policies allow.
+ * it only through SSM; readers decrypt only through SSM; the host role decrypts only through SSM and only its own
+ * service's parameters, and encrypts only through SSM and only into its certificate store (SSM encrypts a standard
+ * SecureString parameter with kms:Encrypt). No other principal can decrypt, whatever its IAM policies allow.
  */
 export function secretsKeyPolicy(principals: SecretsKeyPrincipals): aws.iam.PolicyDocument {
     const viaSsm = { "kms:ViaService": `ssm.${principals.region}.amazonaws.com` };
@@ -144,6 +153,17 @@ export function secretsKeyPolicy(principals: SecretsKeyPrincipals): aws.iam.Poli
             Action: "kms:Decrypt",
             Resource: "*",
             Condition: { StringEquals: viaSsm, StringLike: ownParameters },
+        },
+        {
+            Sid: "HostStoresCertificates",
+            Effect: "Allow",
+            Principal: { AWS: principals.hostRoleArn },
+            Action: "kms:Encrypt",
+            Resource: "*",
+            Condition: {
+                StringEquals: viaSsm,
+                StringLike: { "kms:EncryptionContext:PARAMETER_ARN": `${principals.certificateStoreArn}/*` },
+            },
         },
     ];
     if (principals.readerArns.length > 0) {

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Releases a service on its host without downtime, behind a reverse proxy (Caddy) on the service's public port.
-#   release-service bootstrap    run once by cloud-init: pull the helper images, start the proxy, mark the host ready
+# Releases a service on its host without downtime, behind a reverse proxy (Caddy) that serves HTTPS with a certificate
+# it obtains and renews itself, and the service's port in plain HTTP to peers in the VPC.
+#   release-service bootstrap    run once by cloud-init: pull the helper images, restore the service's certificates,
+#                                start the proxy, mark the host ready
 #   release-service deploy       run by the SSM release document; its inputs come as SSM_* variables
 #   release-service resume       run at boot by systemd: bring the current release back, secrets included
 #   release-service proxy-init   write the proxy's first config if it has none (the proxy unit runs it)
 #   release-service proxy-config [UPSTREAM]   print the proxy's config for an upstream (none: the 503 of a new host)
+#   release-service certificates run every minute by a timer: on the host that holds the Elastic IP, keep the
+#                                certificate store up to date, and start the first certificate when there is none
 #   release-service status       print the current release, the service's containers and the last log lines
 #
 # deploy: pull the image by digest while the old container serves, start the new one beside it on the other loopback
@@ -19,7 +23,9 @@ source "$config_file"
 : "${SERVICE_NAME:?}" "${PORT:?}" "${HEALTH_PATH:?}" "${AWS_REGION:?}" "${AWS_CLI_IMAGE:?}" "${RECORD_PATH:?}"
 : "${PROXY_NAME:?}" "${PROXY_IMAGE:?}" "${RELEASE_UNIT:?}" "${STATE_DIR:?}" "${RUN_DIR:?}"
 : "${PROXY_READ_HEADER_TIMEOUT:?}" "${PROXY_READ_TIMEOUT:?}" "${PROXY_IDLE_TIMEOUT:?}" "${PROXY_MAX_HEADER_BYTES:?}"
-: "${PROXY_REQUEST_BUFFER_BYTES:?}"
+: "${PROXY_REQUEST_BUFFER_BYTES:?}" "${SITE_NAME:?}" "${PUBLIC_IP:?}" "${HTTPS_PORT:?}" "${HTTP_PORT:?}" "${ACME_CA:?}"
+: "${ACME_PROFILE?}" "${ACME_EMAIL?}" "${CERTIFICATE_RENEW_INTERVAL:?}" "${CERTIFICATE_STORE:?}"
+: "${CERTIFICATE_STORE_KEY:?}" "${CERTIFICATES_TIMER:?}"
 KEEP_RELEASES=${KEEP_RELEASES:-3}
 STOP_TIMEOUT_SECONDS=${STOP_TIMEOUT_SECONDS:-15}
 BOOTSTRAP_TIMEOUT_SECONDS=${BOOTSTRAP_TIMEOUT_SECONDS:-600}
@@ -32,6 +38,13 @@ bootstrapped_mark="$STATE_DIR/bootstrapped"
 bootstrap_failure="$STATE_DIR/bootstrap-failed"
 proxy_config="$STATE_DIR/proxy/caddy.json"
 proxy_socket="$RUN_DIR/proxy/admin.sock"
+# Caddy's storage: certificates, the ACME account, locks. On the host's disk, so certificates outlive the container.
+proxy_data="$STATE_DIR/proxy-data"
+# The digest of the certificates on disk when they last matched the store, and the mark of the one nudge a host
+# gives its proxy to obtain a first certificate once it holds the address.
+certificates_synced="$STATE_DIR/certificates-synced"
+certificates_nudged="$STATE_DIR/certificates-nudged"
+imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 # The two loopback ports a release alternates between, so the old and the new container can run side by side.
 slot_ports=($((PORT + 10000)) $((PORT + 20000)))
 
@@ -48,15 +61,28 @@ fail() {
 
 # The AMI has Docker but not the AWS CLI, so it runs from its official image, on the host's network so that it
 # reaches the instance metadata service (the service's containers cannot: IMDS hop limit 1). A host that has the
-# CLI installed uses it directly.
+# CLI installed uses it directly. `aws_cli --stdin ...` hands it this script's standard input (a value that must not
+# be an argument); otherwise its container gets none, so it never eats the input of a loop around it.
 aws_cli() {
+  local stdin=()
+  if [ "${1:-}" = --stdin ]; then
+    stdin=(--interactive)
+    shift
+  fi
   if command -v aws >/dev/null; then
     aws --region "$AWS_REGION" "$@"
   else
-    docker run --rm --network host \
+    docker run --rm "${stdin[@]}" --network host \
       --env AWS_ENDPOINT_URL --env AWS_ACCESS_KEY_ID --env AWS_SECRET_ACCESS_KEY --env AWS_SESSION_TOKEN \
       "$AWS_CLI_IMAGE" --region "$AWS_REGION" "$@"
   fi
+}
+
+# One item of the instance metadata (IMDSv2).
+metadata() {
+  local token
+  token=$(curl -fsS -m 2 -X PUT "$imds/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/$1"
 }
 
 instance_id() {
@@ -64,9 +90,7 @@ instance_id() {
     echo "$AWS_SSM_INSTANCE_ID"
     return
   fi
-  local token
-  token=$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
-  curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id
+  metadata instance-id
 }
 
 # Where a release stands, where `pulumi up` reads it: release=, status= (started, succeeded or failed), image=, at=,
@@ -357,29 +381,48 @@ keep_running() {
   docker update --restart unless-stopped "$new_container" >/dev/null
 }
 
-# The proxy's whole config: the public port, its limits on slow clients, and either the upstream (reached only with
-# a whole request: the proxy reads the body first, up to PROXY_REQUEST_BUFFER_BYTES) or a JSON 503 while there is no
-# release.
+# The proxy's whole config. Three servers, each with the limits on slow clients:
+# - https on HTTPS_PORT: the site's certificate (also to clients that send no server name, as clients of an IP
+#   address do), HSTS, and either the upstream (reached only with a whole request: the proxy reads the body first, up
+#   to PROXY_REQUEST_BUFFER_BYTES) or a JSON 503 while there is no release. HTTP/1.1 and HTTP/2 only: the security
+#   group opens no UDP for HTTP/3;
+# - redirect on HTTP_PORT: a 308 to https://SITE_NAME, and the ACME HTTP challenges (Caddy answers those first);
+# - private on PORT: the same upstream in plain HTTP, for peers in the VPC.
+# The certificate: Caddy obtains and renews it over ACME with the HTTP challenge only (the TLS-ALPN one would need
+# port 443 open to the CA's unpublished addresses), under ACME_PROFILE when set (an IP address needs shortlived).
 render_proxy_config() {
-  local upstream=$1 handler
+  local upstream=$1 handler issuer limits
   if [ -n "$upstream" ]; then
     handler=$(printf '{"handler": "reverse_proxy", "request_buffers": %s, "upstreams": [{"dial": "%s"}]}' \
       "$PROXY_REQUEST_BUFFER_BYTES" "$upstream")
   else
     handler='{"handler": "static_response", "status_code": 503, "headers": {"Content-Type": ["application/json"]}, "body": "{\"error\": \"no release yet\", \"details\": []}"}'
   fi
+  issuer=$(printf '{"module": "acme", "ca": "%s"%s%s, "challenges": {"tls-alpn": {"disabled": true}}}' "$ACME_CA" \
+    "${ACME_EMAIL:+, \"email\": \"$ACME_EMAIL\"}" "${ACME_PROFILE:+, \"profile\": \"$ACME_PROFILE\"}")
+  limits=$(printf '"read_header_timeout": "%s", "read_timeout": "%s", "idle_timeout": "%s", "max_header_bytes": %s, "automatic_https": {"disable": true}' \
+    "$PROXY_READ_HEADER_TIMEOUT" "$PROXY_READ_TIMEOUT" "$PROXY_IDLE_TIMEOUT" "$PROXY_MAX_HEADER_BYTES")
   cat <<JSON
 {
   "admin": {"listen": "unix/$RUN_DIR/proxy/admin.sock", "origins": ["localhost"]},
-  "apps": {"http": {"servers": {"$SERVICE_NAME": {
-    "listen": [":$PORT"],
-    "read_header_timeout": "$PROXY_READ_HEADER_TIMEOUT",
-    "read_timeout": "$PROXY_READ_TIMEOUT",
-    "idle_timeout": "$PROXY_IDLE_TIMEOUT",
-    "max_header_bytes": $PROXY_MAX_HEADER_BYTES,
-    "automatic_https": {"disable": true},
-    "routes": [{"handle": [$handler]}]
-  }}}}
+  "storage": {"module": "file_system", "root": "$proxy_data"},
+  "apps": {
+    "http": {"http_port": $HTTP_PORT, "https_port": $HTTPS_PORT, "servers": {
+      "https": {"listen": [":$HTTPS_PORT"], $limits, "protocols": ["h1", "h2"],
+        "tls_connection_policies": [{"default_sni": "$SITE_NAME"}],
+        "routes": [{"handle": [
+          {"handler": "headers", "response": {"set": {"Strict-Transport-Security": ["max-age=31536000"]}, "deferred": true}},
+          $handler]}]},
+      "redirect": {"listen": [":$HTTP_PORT"], $limits,
+        "routes": [{"handle": [{"handler": "static_response", "status_code": 308, "headers": {"Location": ["https://$SITE_NAME{http.request.uri}"]}}]}]},
+      "private": {"listen": [":$PORT"], $limits, "routes": [{"handle": [$handler]}]}
+    }},
+    "tls": {
+      "certificates": {"automate": ["$SITE_NAME"]},
+      "automation": {"renew_interval": "$CERTIFICATE_RENEW_INTERVAL", "policies": [{"subjects": ["$SITE_NAME"], "issuers": [$issuer]}]}
+    },
+    "pki": {"certificate_authorities": {"local": {"install_trust": false}}}
+  }
 }
 JSON
 }
@@ -406,10 +449,19 @@ switch_proxy() {
 }
 
 proxy_init() {
-  mkdir -p "$RUN_DIR/proxy"
+  mkdir -p "$RUN_DIR/proxy" "$proxy_data"
   [ -f "$proxy_config" ] && return
   stage_proxy_config ""
   mv "$proxy_config.next" "$proxy_config"
+}
+
+# Loads the proxy's config file again even though it did not change, which makes Caddy try for a missing certificate
+# at once instead of at its next retry.
+reload_proxy() {
+  local answer
+  answer=$(curl -sS -m 30 --fail-with-body --unix-socket "$proxy_socket" -H 'Content-Type: application/json' \
+    -H 'Cache-Control: must-revalidate' --data-binary "@$proxy_config" http://localhost/load 2>&1) ||
+    fail "could not reload the proxy: ${answer//$'\n'/ }"
 }
 
 wait_for_proxy() {
@@ -436,6 +488,109 @@ prune() {
     docker rmi "$image_id" >/dev/null 2>&1 || true
   done < <(docker ps --all --filter "label=release-service.service=$SERVICE_NAME" \
     --format '{{.Names}} {{.Label "release-service.release"}}')
+}
+
+# --- certificate store --------------------------------------------------------------------------------------------
+# The proxy's certificates and ACME account (its storage's certificates/ and acme/ folders) are kept in SSM for the
+# service's next host: a gzipped tar in base64, cut into SecureString parameters of at most 4000 characters
+# (standard parameters hold 4 KB) encrypted with the service's key, then a plain pointer that names the site, the
+# CA, the key, the parts and their digest, written last. A reader that catches a write halfway sees the digest differ.
+
+store_part_chars=4000
+store_max_parts=8
+
+# The digest of the certificates and account on disk.
+local_certificates_digest() {
+  (cd "$proxy_data" && find certificates acme -type f 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum) | sha256sum |
+    cut -d' ' -f1
+}
+
+has_certificate() {
+  [ -n "$(find "$proxy_data/certificates" -name "$SITE_NAME.crt" 2>/dev/null)" ]
+}
+
+# Whether this host holds the Elastic IP: only then does an ACME challenge for the site reach its proxy.
+holds_address() {
+  [ "$(metadata public-ipv4 2>/dev/null)" = "$PUBLIC_IP" ]
+}
+
+# The value of NAME in a text of NAME=value lines.
+field_of() {
+  sed -n "s/^$1=//p" <<<"$2"
+}
+
+# Sets store_site, store_ca, store_key, store_parts and store_sha256 from the store's pointer; returns 1 when there
+# is none.
+read_store_pointer() {
+  local text
+  if ! text=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/current" --query Parameter.Value \
+    --output text 2>&1); then
+    [[ $text == *ParameterNotFound* ]] && return 1
+    fail "could not read $CERTIFICATE_STORE/current: ${text//$'\n'/ }"
+  fi
+  store_site=$(field_of site "$text") store_ca=$(field_of ca "$text") store_key=$(field_of key "$text")
+  store_parts=$(field_of parts "$text") store_sha256=$(field_of sha256 "$text")
+  [[ $store_parts =~ ^[1-9][0-9]*$ ]] || fail "$CERTIFICATE_STORE/current names no parts: ${text//$'\n'/ }"
+}
+
+# Writes the certificates and account on disk to the store.
+push_certificates() {
+  local blob parts index digest error
+  blob=$(tar -C "$proxy_data" -cz certificates acme | base64 -w 0)
+  parts=$(((${#blob} + store_part_chars - 1) / store_part_chars))
+  [ "$parts" -le "$store_max_parts" ] ||
+    fail "the proxy's certificates take $parts parts of $store_part_chars characters; the store holds $store_max_parts"
+  for ((index = 0; index < parts; index++)); do
+    if ! error=$(printf '%s' "${blob:index*store_part_chars:store_part_chars}" | aws_cli --stdin ssm put-parameter \
+      --name "$CERTIFICATE_STORE/part-$index" --type SecureString --key-id "$CERTIFICATE_STORE_KEY" --overwrite \
+      --value file:///dev/stdin 2>&1 >/dev/null); then
+      fail "could not write $CERTIFICATE_STORE/part-$index: ${error//$'\n'/ }"
+    fi
+  done
+  digest=$(printf '%s' "$blob" | sha256sum | cut -d' ' -f1)
+  if ! error=$(aws_cli ssm put-parameter --name "$CERTIFICATE_STORE/current" --type String --overwrite --value \
+    "$(printf 'site=%s\nca=%s\nkey=%s\nparts=%s\nsha256=%s\nat=%s' "$SITE_NAME" "$ACME_CA" "$CERTIFICATE_STORE_KEY" \
+      "$parts" "$digest" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" 2>&1 >/dev/null); then
+    fail "could not write $CERTIFICATE_STORE/current: ${error//$'\n'/ }"
+  fi
+  log "stored the proxy's certificates in $CERTIFICATE_STORE ($parts parts)"
+}
+
+# Before the proxy first starts: the certificates another host of the service stored, when they are for this site, CA
+# and key (a stack destroyed and created again has a new key), so that this host serves HTTPS from the first request
+# the address sends it. A host that has its own keeps them.
+restore_certificates() {
+  local attempt blob index part
+  if has_certificate; then
+    log "the proxy has a certificate for $SITE_NAME already; nothing to restore"
+    return
+  fi
+  if ! read_store_pointer; then
+    log "no certificate stored yet; the proxy obtains one once this host holds $PUBLIC_IP"
+    return
+  fi
+  if [ "$store_site" != "$SITE_NAME" ] || [ "$store_ca" != "$ACME_CA" ] ||
+    [ "$store_key" != "$CERTIFICATE_STORE_KEY" ]; then
+    log "the stored certificate is for $store_site from $store_ca under $store_key; the proxy obtains its own"
+    return
+  fi
+  for attempt in 1 2 3; do
+    blob=""
+    for ((index = 0; index < store_parts; index++)); do
+      part=$(aws_cli ssm get-parameter --name "$CERTIFICATE_STORE/part-$index" --with-decryption \
+        --query Parameter.Value --output text 2>&1) ||
+        fail "could not read $CERTIFICATE_STORE/part-$index: ${part//$'\n'/ }"
+      blob+=$part
+    done
+    [ "$(printf '%s' "$blob" | sha256sum | cut -d' ' -f1)" = "$store_sha256" ] && break
+    [ "$attempt" -lt 3 ] || fail "the certificate store's parts do not match its pointer (read 3 times)"
+    log "the certificate store changed while it was read; reading it again"
+    sleep 2
+  done
+  mkdir -p "$proxy_data"
+  printf '%s' "$blob" | base64 -d | tar -C "$proxy_data" -xz --no-same-owner
+  local_certificates_digest >"$certificates_synced"
+  log "restored the proxy's certificates for $SITE_NAME from $CERTIFICATE_STORE"
 }
 
 # --- commands -----------------------------------------------------------------------------------------------------
@@ -503,10 +658,12 @@ bootstrap() {
   rm -f "$bootstrapped_mark" "$bootstrap_failure"
   ensure_image "$PROXY_IMAGE"
   ensure_image "$AWS_CLI_IMAGE"
+  restore_certificates
   failure="could not start the proxy ($PROXY_NAME.service)"
   systemctl enable --now "$PROXY_NAME.service"
-  failure="could not enable $RELEASE_UNIT"
+  failure="could not enable $RELEASE_UNIT and $CERTIFICATES_TIMER"
   systemctl enable "$RELEASE_UNIT"
+  systemctl enable --now "$CERTIFICATES_TIMER"
   wait_for_proxy
   touch "$bootstrapped_mark"
   log "bootstrapped"
@@ -522,6 +679,27 @@ resume() {
   fi
   resume_current
   log "release $current_release is back on port $PORT"
+}
+
+# Run every minute. Only the host that holds the address can obtain or renew, so only it acts: it stores the
+# proxy's certificates whenever they changed on disk, and when it has none yet, it has the proxy try at once (one
+# nudge a host: Caddy's own retries take over after it). A release running meanwhile leaves this run to the next.
+certificates() {
+  local digest
+  exec 9>"$STATE_DIR/lock"
+  flock --nonblock 9 || return 0
+  holds_address || return 0
+  if ! has_certificate; then
+    [ -f "$certificates_nudged" ] && return
+    log "this host holds $PUBLIC_IP and has no certificate for $SITE_NAME; the proxy tries now"
+    touch "$certificates_nudged"
+    reload_proxy
+    return
+  fi
+  digest=$(local_certificates_digest)
+  [ "$digest" = "$(cat "$certificates_synced" 2>/dev/null)" ] && return
+  push_certificates
+  printf '%s\n' "$digest" >"$certificates_synced"
 }
 
 status() {
@@ -545,9 +723,10 @@ case $command in
   resume) resume ;;
   proxy-init) proxy_init ;;
   proxy-config) render_proxy_config "${2:-}" ;;
+  certificates) certificates ;;
   status) status ;;
   *)
-    echo "usage: release-service bootstrap|deploy|resume|proxy-init|proxy-config|status" >&2
+    echo "usage: release-service bootstrap|deploy|resume|proxy-init|proxy-config|certificates|status" >&2
     exit 2
     ;;
 esac

@@ -9,7 +9,7 @@ const root = `arn:aws:iam::${account}:root`;
 const deployer = `arn:aws:iam::${account}:role/microservices-deployer`;
 const host = `arn:aws:iam::${account}:role/tasks-host-role-1a2b3c`;
 
-/** The key policy the program gives each service's key: the four statements the pack must let through. */
+/** The key policy the program gives each service's key: the five statements the pack must let through. */
 function programPolicy() {
     return secretsKeyPolicy({
         partition: "aws",
@@ -19,6 +19,7 @@ function programPolicy() {
         readerArns: [],
         hostRoleArn: host,
         parameterPathArn: `arn:aws:ssm:${region}:${account}:parameter/microservices/dev/tasks`,
+        certificateStoreArn: `arn:aws:ssm:${region}:${account}:parameter/microservices/dev/tasks/certificates`,
     });
 }
 

@@ -11,17 +11,29 @@ import { Rig, RunResult, Step } from "./rig";
 
 const stack = "dev";
 
-/** The address and port of a stack output such as http://198.51.100.10:8080. */
-function endpoint(url: unknown): { host: string; port: number } {
-    const parsed = new URL(String(url));
-    return { host: parsed.hostname, port: Number(parsed.port) };
+/** Each service's own port, on which its host's proxy serves it in plain HTTP. */
+const servicePorts: Record<string, number> = { tasks: 8080, requests: 8000 };
+
+/**
+ * Where the rig reaches a service: its Elastic IP (the stack's output) on the proxy's plain listener of the service's
+ * port, which the security group opens to peers only (the rig does not enforce security groups). Its HTTPS listener
+ * needs a certificate from Let's Encrypt, which the rig does not stand in for: the https suite proves HTTPS with
+ * Pebble. Both listeners hand requests to the same upstream, which a release switches.
+ */
+function endpoint(outputs: Record<string, unknown>, service: string, port = servicePorts[service]): { host: string; port: number } {
+    return { host: String(outputs[`${service}PublicIp`]), port };
 }
 
-/** GET a path on a public address: status and body, or the error. */
-function get(url: unknown, path: string): Promise<{ status: number; body: string } | { error: string }> {
-    const { host, port } = endpoint(url);
+/** GET a path on a service's public address (its own port unless `port`): status and body, or the error. */
+function get(
+    outputs: Record<string, unknown>,
+    service: string,
+    path: string,
+    port?: number,
+): Promise<{ status: number; body: string } | { error: string }> {
+    const { host, port: to } = endpoint(outputs, service, port);
     return new Promise((resolve) => {
-        const request = http.get({ host, port, path, agent: false, timeout: 5000 }, (response) => {
+        const request = http.get({ host, port: to, path, agent: false, timeout: 5000 }, (response) => {
             let body = "";
             response.on("data", (chunk) => (body += chunk));
             response.on("end", () => resolve({ status: response.statusCode ?? 0, body: body.trim() }));
@@ -72,7 +84,7 @@ describe("the program on the real Pulumi engine", function () {
     async function upUnderLoad(): Promise<RunResult & { failed: boolean; load: Record<string, LoadReport> }> {
         const loads = Object.fromEntries(
             ["tasks", "requests"].map((service) => {
-                const { host, port } = endpoint(outputs[`${service}Url`]);
+                const { host, port } = endpoint(outputs, service);
                 return [service, startLoad(port, { host, clients: 2, pauseMs: 20, maxMs: 600000 })];
             }),
         );
@@ -113,10 +125,15 @@ describe("the program on the real Pulumi engine", function () {
             const run = await rig.up();
             expect(run.failed, run.output).to.equal(false);
             outputs = run.outputs;
-            expect(await get(outputs.tasksUrl, "/version")).to.deep.equal({ status: 200, body: "tasks-1" });
-            expect(await get(outputs.requestsUrl, "/version")).to.deep.equal({ status: 200, body: "requests-1" });
+            expect(await get(outputs, "tasks", "/version")).to.deep.equal({ status: 200, body: "tasks-1" });
+            expect(await get(outputs, "requests", "/version")).to.deep.equal({ status: 200, body: "requests-1" });
+            // The stack's URLs are HTTPS; plain HTTP on port 80 is redirected there.
+            for (const service of ["tasks", "requests"]) {
+                expect(outputs[`${service}Url`]).to.equal(`https://${outputs[`${service}PublicIp`]}`);
+                expect(await get(outputs, service, "/version", 80)).to.deep.include({ status: 308 });
+            }
             // requests reaches tasks on the tasks host's private address, over the VPC.
-            expect(await get(outputs.requestsUrl, "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-1" });
+            expect(await get(outputs, "requests", "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-1" });
             console.log(`      up from empty: ${run.seconds.toFixed(1)} s`);
         });
 
@@ -146,7 +163,7 @@ describe("the program on the real Pulumi engine", function () {
                 expect(run.load[service].failed, `${service}: ${JSON.stringify(run.load[service].failures)}`).to.equal(0);
             }
             expect(run.load.tasks.last).to.equal("tasks-2");
-            expect(await get(outputs.requestsUrl, "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-2" });
+            expect(await get(outputs, "requests", "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-2" });
         });
 
         it("4. fails an up whose image never gets healthy, with the host's reason, while the old release serves", async () => {
@@ -177,7 +194,7 @@ describe("the program on the real Pulumi engine", function () {
             expect(changes(run).filter((change) => !change.includes("tasks-release"))).to.deep.equal(["update tasks-mongodb-uri"]);
             expect(run.load.tasks.failed).to.equal(0);
             const digest = createHash("sha256").update(rotated).digest("hex").slice(0, 16);
-            const secrets = await get(outputs.tasksUrl, "/cgi-bin/secrets");
+            const secrets = await get(outputs, "tasks", "/cgi-bin/secrets");
             expect(secrets).to.have.property("body").that.includes(`MONGODB_URI ${digest}`);
         });
 
@@ -220,7 +237,7 @@ describe("the program on the real Pulumi engine", function () {
                     "replace requests-release-gate",
                 ].sort(),
             );
-            expect(await get(outputs.requestsUrl, "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-2" });
+            expect(await get(outputs, "requests", "/cgi-bin/tasks")).to.deep.equal({ status: 200, body: "tasks-2" });
             console.log(
                 `      host replacement: ${run.seconds.toFixed(1)} s; the address move cost tasks ${run.load.tasks.failed} failed ` +
                     `and ${run.load.tasks.retried} retried requests of ${run.load.tasks.ok + run.load.tasks.failed}`,
@@ -270,7 +287,7 @@ describe("the program on the real Pulumi engine", function () {
             await rig.createStack("pr-41", stackConfig({ "microservices:vpcId": network.vpcId, "microservices:subnetId": network.subnetId }));
             const up = await rig.up();
             expect(up.failed, up.output).to.equal(false);
-            expect(await get(up.outputs.tasksUrl, "/version")).to.deep.equal({ status: 200, body: "tasks-1" });
+            expect(await get(up.outputs, "tasks", "/version")).to.deep.equal({ status: 200, body: "tasks-1" });
             await rig.destroy();
         });
 

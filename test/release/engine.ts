@@ -182,14 +182,17 @@ export const proxyVersion = `v${/^caddy:(\d+\.\d+\.\d+)-alpine@/.exec(defaultPro
 
 /**
  * The proxy image: Caddy of the hosts' version, built statically from source by scripts/install.sh (the official
- * image cannot be pulled here), under the given name.
+ * image cannot be pulled here), under the given name. `trustedCa` becomes its system trust store (the official
+ * image's holds the public CAs): the HTTPS tests' CA front.
  */
-export function buildProxyImage(engine: DockerEngine, name: string): void {
+export function buildProxyImage(engine: DockerEngine, name: string, trustedCa = ""): void {
     const caddy = tool(`caddy-${proxyVersion}`);
     const folder = context(["caddy.Dockerfile"], (folder) => {
         fs.mkdirSync(path.join(folder, "rootfs", "usr", "bin"), { recursive: true });
         fs.mkdirSync(path.join(folder, "rootfs", "tmp"), { recursive: true });
+        fs.mkdirSync(path.join(folder, "rootfs", "etc", "ssl", "certs"), { recursive: true });
         fs.copyFileSync(caddy, path.join(folder, "rootfs", "usr", "bin", "caddy"));
+        fs.writeFileSync(path.join(folder, "rootfs", "etc", "ssl", "certs", "ca-certificates.crt"), trustedCa);
     });
     engine.docker("build", "--quiet", "--file", path.join(folder, "caddy.Dockerfile"), "--tag", name, folder);
 }
@@ -224,11 +227,12 @@ export class ReleaseWorld {
     moto!: Moto;
     readonly helpers: { proxy: string; awsCli: string; cosign?: string } = { proxy: "", awsCli: "" };
 
-    async start({ cosign = false } = {}): Promise<void> {
+    /** `trustedCa`: the proxy image's trust store (buildProxyImage). */
+    async start({ cosign = false, trustedCa = "" } = {}): Promise<void> {
         await this.engine.start();
         await this.registry.start();
         this.moto = await startMotoServer();
-        buildProxyImage(this.engine, "caddy-stand-in:test");
+        buildProxyImage(this.engine, "caddy-stand-in:test", trustedCa);
         this.helpers.proxy = pushImage(this.engine, this.registry, "caddy-stand-in:test", "caddy", "test");
         buildAwsCliProbe(this.engine, "aws-cli-probe:test");
         this.helpers.awsCli = pushImage(this.engine, this.registry, "aws-cli-probe:test", "aws-cli", "test");

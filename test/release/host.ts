@@ -7,11 +7,11 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { HostBootstrap, HostPaths, ProxyLimits, renderProxyUnit, renderReleaseConfig } from "../../components/host/bootstrap";
+import { HostBootstrap, HostPaths, HostTls, ProxyLimits, renderProxyUnit, renderReleaseConfig } from "../../components/host/bootstrap";
 import { ReleaseInputs, releaseParameters, renderReleaseDocument } from "../../components/release/document";
 import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
 import { root } from "../mocks";
-import { Moto, toolPath } from "../tools";
+import { freePort, Moto, toolPath } from "../tools";
 import { DockerEngine } from "./engine";
 
 const script = path.join(root, "components", "release", "release-service.sh");
@@ -77,6 +77,21 @@ export function get(
 /** Shorter proxy timeouts than the hosts' (10 s and 30 s), so the tests of slow clients take seconds. */
 export const testProxyLimits: Partial<ProxyLimits> = { readHeaderTimeoutSeconds: 2, readTimeoutSeconds: 4 };
 
+/** A host's HTTPS settings in a test; its ports come from the host. */
+export type TestTls = Omit<HostTls, "httpsPort" | "httpPort">;
+
+/**
+ * The HTTPS of a host whose test is about releases, not certificates: an address nobody forwards to it and a CA that
+ * refuses connections, so its proxy tries for a certificate in vain and serves its port in plain HTTP meanwhile.
+ */
+const noCertificateAuthority = (service: string): TestTls => ({
+    siteName: "127.0.0.2",
+    publicIp: "127.0.0.2",
+    acmeDirectory: "https://127.0.0.1:9/directory",
+    storePath: `/microservices/test/${service}/certificates`,
+    storeKeyArn: `alias/microservices/test/${service}`,
+});
+
 export class TestHost {
     readonly folder = fs.mkdtempSync(path.join(os.tmpdir(), "release-host-"));
     /** State on disk; the run folder on a tmpfs, as /run is on the hosts. */
@@ -84,22 +99,34 @@ export class TestHost {
     readonly instanceId = `i-0${Math.random().toString(16).slice(2, 18).padEnd(16, "0")}`;
     readonly service: string;
     port = 0;
+    httpsPort = 0;
+    httpPort = 0;
     bootstrap!: HostBootstrap;
+    private readonly tls: TestTls;
+    private readonly extraEnv: NodeJS.ProcessEnv;
     /** The test's `systemctl`: it starts the proxy unit's commands, and ignores the rest. */
     private readonly systemctlFolder = path.join(this.folder, "systemd");
     private proxy?: ChildProcess;
 
     /**
      * `service` names the host's containers (two hosts on one engine need two names); `runOnDisk` puts the run folder
-     * on a disk instead of a tmpfs, as a misconfigured host would.
+     * on a disk instead of a tmpfs, as a misconfigured host would; `tls` is its HTTPS; `env` is added to its commands'
+     * environment (the HTTPS tests point the instance metadata there).
      */
     constructor(
         private readonly engine: DockerEngine,
         private readonly moto: Moto,
         private readonly images: { proxy: string; awsCli: string; cosign?: string },
-        { service = "tasks", runOnDisk = false } = {},
+        {
+            service = "tasks",
+            runOnDisk = false,
+            tls = undefined as TestTls | undefined,
+            env = {} as NodeJS.ProcessEnv,
+        } = {},
     ) {
         this.service = service;
+        this.tls = tls ?? noCertificateAuthority(service);
+        this.extraEnv = env;
         this.paths = {
             config: path.join(this.folder, "release-service.env"),
             state: path.join(this.folder, "state"),
@@ -117,6 +144,8 @@ export class TestHost {
     /** What cloud-init writes before its commands: the script's settings (the units are read from their renderer). */
     async writeFiles(): Promise<void> {
         this.port = await freeServicePort();
+        this.httpsPort = await freePort();
+        this.httpPort = await freePort();
         this.bootstrap = {
             serviceName: this.service,
             port: this.port,
@@ -127,6 +156,7 @@ export class TestHost {
             awsCliImage: this.images.awsCli,
             cosignImage: this.images.cosign,
             proxyLimits: testProxyLimits,
+            tls: { ...this.tls, httpsPort: this.httpsPort, httpPort: this.httpPort },
         };
         fs.writeFileSync(this.paths.config, renderReleaseConfig(this.bootstrap, this.paths));
         fs.mkdirSync(this.systemctlFolder, { recursive: true });
@@ -163,6 +193,7 @@ export class TestHost {
             ...this.moto.env,
             AWS_SSM_INSTANCE_ID: this.instanceId,
             PULL_RETRY_SECONDS: "1",
+            ...this.extraEnv,
             ...extra,
         });
     }
@@ -210,6 +241,11 @@ export class TestHost {
         const { env, releaseId } = this.releaseEnvironment(inputs);
         const result = await runAsync("bash", [script, "deploy"], this.env({ ...env, ...extraEnv }));
         return { ...result, releaseId };
+    }
+
+    /** The certificates timer's command, as systemd runs it every minute. */
+    certificates(): Promise<RunResult> {
+        return runAsync("bash", [script, "certificates"], this.env());
     }
 
     /** The release unit's command, as systemd runs it at boot. */

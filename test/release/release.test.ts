@@ -133,21 +133,24 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
         expect(engine.docker("inspect", "--format", "{{.Config.Image}}", "tasks-proxy").trim()).to.equal(helpers.proxy);
     });
 
-    it("runs the proxy with its limits on slow clients: timeouts, header size, and its sockets capped", async () => {
+    it("runs the proxy with its limits on slow clients on each of its ports (HTTPS, redirect, peers), and its sockets capped", async () => {
         const socket = path.join(host.paths.run, "proxy", "admin.sock");
-        const server = await new Promise<Record<string, unknown>>((resolve, reject) => {
-            http.get({ socketPath: socket, path: "/config/apps/http/servers/tasks", headers: { Host: "localhost" } }, (response) => {
+        const servers = await new Promise<Record<string, Record<string, unknown>>>((resolve, reject) => {
+            http.get({ socketPath: socket, path: "/config/apps/http/servers", headers: { Host: "localhost" } }, (response) => {
                 let body = "";
                 response.on("data", (chunk) => (body += chunk));
                 response.on("end", () => resolve(JSON.parse(body)));
             }).on("error", reject);
         });
-        expect(server).to.include({
-            read_header_timeout: `${testProxyLimits.readHeaderTimeoutSeconds}s`,
-            read_timeout: `${testProxyLimits.readTimeoutSeconds}s`,
-            idle_timeout: "60s",
-            max_header_bytes: 65536,
-        });
+        expect(Object.keys(servers).sort()).to.deep.equal(["https", "private", "redirect"]);
+        for (const server of Object.values(servers)) {
+            expect(server).to.include({
+                read_header_timeout: `${testProxyLimits.readHeaderTimeoutSeconds}s`,
+                read_timeout: `${testProxyLimits.readTimeoutSeconds}s`,
+                idle_timeout: "60s",
+                max_header_bytes: 65536,
+            });
+        }
         const ulimits = JSON.parse(engine.docker("inspect", "--format", "{{json .HostConfig.Ulimits}}", "tasks-proxy"));
         expect(ulimits).to.deep.equal([{ Name: "nofile", Hard: 4096, Soft: 4096 }]);
     });

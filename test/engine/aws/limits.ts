@@ -1,6 +1,7 @@
 // AWS's documented limits on what the program sends, as pure checks the stand-in provider runs in its check call, so
 // an input real AWS would refuse fails the same way. Each limit sits beside its source: an AWS document (by page) or a
 // terraform-provider-aws validation the real provider applies before calling AWS.
+import { unknown as unknownValue } from "../provider/server";
 
 export interface Violation {
     property: string;
@@ -27,14 +28,17 @@ const characters = (text: string) => [...text].length;
 /** IAM counts a policy's size without its white space (IAM User Guide, reference_iam-quotas). */
 const policySize = (policy: string) => policy.replace(/\s/g, "").length;
 
+/** A string the engine knows (a preview may not): the real provider checks a value only once it is known. */
+const knownString = (value: unknown): value is string => typeof value === "string" && value !== unknownValue;
+
 function maxLength(property: string, value: unknown, max: number, source: string, count = characters): Violation[] {
-    if (typeof value !== "string" || count(value) <= max) return [];
+    if (!knownString(value) || count(value) <= max) return [];
     const unit = count === bytes ? "bytes" : "characters";
     return [violation(property, `${count(value)} ${unit}`, `at most ${max} allowed`, source)];
 }
 
 function pattern(property: string, value: unknown, regex: RegExp, described: string, source: string): Violation[] {
-    if (typeof value !== "string" || regex.test(value)) return [];
+    if (!knownString(value) || regex.test(value)) return [];
     return [violation(property, JSON.stringify(value), `must be ${described}`, source)];
 }
 
@@ -68,7 +72,7 @@ const USER_DATA = "EC2 User Guide, instancedata-add-user-data";
 function userDataLimits(inputs: Inputs): Violation[] {
     const found = maxLength("userData", inputs.userData, USER_DATA_BYTES, USER_DATA, bytes);
     const encoded = inputs.userDataBase64;
-    if (typeof encoded === "string") {
+    if (knownString(encoded)) {
         if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
             found.push(violation("userDataBase64", "not base64", "must be base64-encoded", "ec2_instance.go"));
         } else {

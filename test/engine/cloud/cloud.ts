@@ -159,11 +159,14 @@ export class Cloud {
     }): Promise<Host> {
         const host = new Host(this.network, instance.instanceId, instance.privateIp, this.registryAddress);
         this.hosts.set(instance.instanceId, host);
+        const accessKeyId = `ASIARIG${instance.instanceId.slice(2).toUpperCase()}`;
+        if (instance.roleName) {
+            this.front.principals.set(accessKeyId, `role/${instance.roleName}`);
+            host.identity = { AWS_ENDPOINT_URL: this.front.endpoint, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: "rig" };
+        }
         await host.start();
         host.boot(instance.userData);
         if (instance.roleName) {
-            const accessKeyId = `ASIARIG${instance.instanceId.slice(2).toUpperCase()}`;
-            this.front.principals.set(accessKeyId, `role/${instance.roleName}`);
             this.ssm.addNode(instance.instanceId, {
                 host,
                 agentVersion: this.agentVersion,

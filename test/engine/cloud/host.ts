@@ -46,6 +46,11 @@ export class Host {
     private holderPid = 0;
     /** The cloud-init run, done or failed. */
     bootDone?: Promise<CommandResult>;
+    /**
+     * What the instance metadata gives every process on a real host (its role's credentials) and where the rig's AWS
+     * is: the bootstrap and the units call AWS too, not only the agent's commands. Empty for an instance with no role.
+     */
+    identity: NodeJS.ProcessEnv = {};
 
     constructor(
         private readonly network: VpcNetwork,
@@ -89,7 +94,12 @@ export class Host {
 
     /** The host's environment for commands run as root, as the agent and cloud-init have it. */
     env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-        return { PATH: toolPath("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"), HOME: "/root", ...extra };
+        return {
+            PATH: toolPath("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"),
+            HOME: "/root",
+            ...this.identity,
+            ...extra,
+        };
     }
 
     /** Runs a command inside the host and waits for it. */
