@@ -69,6 +69,8 @@ export interface Moto {
     env: NodeJS.ProcessEnv;
     /** Runs the AWS CLI against it; a failure throws with the CLI's output. */
     aws(...args: string[]): string;
+    /** Stores (or overwrites) a SecureString parameter and returns the version it got. */
+    putSecureString(name: string, value: string): number;
     stop(): void;
 }
 
@@ -83,10 +85,16 @@ export async function startMotoServer(): Promise<Moto> {
         AWS_SECRET_ACCESS_KEY: "testing",
         AWS_DEFAULT_REGION: "eu-west-1",
     };
+    const aws = (...args: string[]) => must(tool("aws"), args, { ...process.env, PATH: toolPath(), ...env });
     return {
         endpoint,
         env,
-        aws: (...args: string[]) => must(tool("aws"), args, { ...process.env, PATH: toolPath(), ...env }),
+        aws,
+        putSecureString: (name, value) =>
+            Number(
+                JSON.parse(aws("ssm", "put-parameter", "--name", name, "--type", "SecureString", "--value", value, "--overwrite"))
+                    .Version,
+            ),
         stop: () => server.kill(),
     };
 }

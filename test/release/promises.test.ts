@@ -90,11 +90,7 @@ describe("what the docs promise of a host's releases, for real (Docker, registry
         engine.docker("rm", named);
         images.namedUser = pushImage(engine, registry, "named-user:test", "tasks", "named-user");
         engine.docker("image", "rm", images.v1);
-        secretVersion = Number(
-            JSON.parse(
-                moto.aws("ssm", "put-parameter", "--name", secretName, "--type", "SecureString", "--value", secretValue),
-            ).Version,
-        );
+        secretVersion = moto.putSecureString(secretName, secretValue);
         host = new TestHost(engine, moto, helpers);
         await host.boot();
     });

@@ -73,12 +73,7 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
     const secretValues = { MONGODB_URI: "mongodb://tasks:first-S3cret@db.example.com/tasks" };
 
     /** Stores a secret in SSM and returns the version it got. */
-    const putSecret = (name: string, value: string): number =>
-        Number(
-            JSON.parse(
-                moto.aws("ssm", "put-parameter", "--name", `${parameterPath}/${name}`, "--type", "SecureString", "--value", value, "--overwrite"),
-            ).Version,
-        );
+    const putSecret = (name: string, value: string): number => moto.putSecureString(`${parameterPath}/${name}`, value);
 
     let mongoVersion = 0;
     const inputs = (image: string, extra: Partial<ReleaseInputs> = {}) => ({

@@ -80,11 +80,7 @@ describe("releases on a host check the image's signature first (cosign, local ke
         signer.sign(images.signed, "ours");
         signer.sign(images.next, "ours");
         signer.sign(images.foreign, "theirs");
-        secretVersion = Number(
-            JSON.parse(
-                moto.aws("ssm", "put-parameter", "--name", `${parameterPath}/MONGODB_URI`, "--type", "SecureString", "--value", "mongodb://signature"),
-            ).Version,
-        );
+        secretVersion = moto.putSecureString(`${parameterPath}/MONGODB_URI`, "mongodb://signature");
         host = new TestHost(engine, moto, helpers);
         await host.boot();
     });
