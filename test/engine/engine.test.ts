@@ -218,6 +218,19 @@ describe("the program on the real Pulumi engine", function () {
             const oldTasksHost = outputs.tasksInstanceId;
             const oldRequestsHost = outputs.requestsInstanceId;
             await rig.setConfig("microservices:tasksInstanceType", "t3.small");
+
+            // A replacement whose release fails keeps the address, and the old host keeps serving.
+            await rig.setConfig("microservices:tasksImage", images["tasks-never"]);
+            const failed = await upUnderLoad();
+            expect(failed.failed).to.equal(true);
+            expect(failed.output).to.include("The previous release keeps serving; nothing was switched.");
+            expect(failed.load.tasks.failed, JSON.stringify(failed.load.tasks.failures)).to.equal(0);
+            expect(Object.keys(failed.load.tasks.versions)).to.deep.equal(["tasks-2"]);
+            expect(changes(failed)).to.include("create-replacement tasks-host");
+            expect(changes(failed).filter((change) => /tasks-address|delete-replaced tasks-host|requests/.test(change))).to.deep.equal([]);
+            expect((await rig.cloud.leftovers()).instances).to.include(String(oldTasksHost));
+
+            await rig.setConfig("microservices:tasksImage", images["tasks-2"]);
             const run = await upUnderLoad();
             expect(run.failed, run.output).to.equal(false);
             expect(outputs.tasksInstanceId).not.to.equal(oldTasksHost);
