@@ -109,11 +109,36 @@ export async function waitFor(what, check, timeoutMs = 30_000) {
 
 /** CPU seconds (user + system) a running process has used so far, from /proc. */
 export async function cpuSecondsOf(pid) {
+  return ticksToSeconds(cpuTicksOf(procStat(pid)));
+}
+
+/**
+ * CPU seconds the live processes of the process group `pgid` have used so far: a server started by startProcess (the
+ * group's leader) with its workers, such as gunicorn's.
+ */
+export async function cpuSecondsOfGroup(pgid) {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = procStat(pid);
+      if (Number(stat[2]) === pgid) ticks += cpuTicksOf(stat);
+    } catch {
+      // gone since the listing
+    }
+  }
+  return ticksToSeconds(ticks);
+}
+
+// The fields of /proc/PID/stat after "pid (comm) ": state is field 3, pgrp field 5, utime and stime fields 14 and 15.
+function procStat(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "pid (comm) ": state is field 3, utime and stime are fields 14 and 15, in clock ticks.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = Number((await runCommand('getconf', ['CLK_TCK'])).trim());
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+const cpuTicksOf = (stat) => Number(stat[11]) + Number(stat[12]);
+
+async function ticksToSeconds(ticks) {
+  return ticks / Number((await runCommand('getconf', ['CLK_TCK'])).trim());
 }
 
 /**

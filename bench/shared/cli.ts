@@ -21,8 +21,8 @@ export function runBench(name: string, main: () => Promise<void>): void {
     );
 }
 
-/** Prints the bench's rows: as JSON with `--json`, otherwise the lines `table` makes of them. */
-export function report<Row>(rows: Row[], table: (rows: Row[]) => string[]): void {
-    const text = process.argv.includes("--json") ? JSON.stringify(rows, null, 2) : table(rows).join("\n");
+/** Prints the bench's figures: as JSON with `--json`, otherwise the lines `table` makes of them. */
+export function report<Figures>(figures: Figures, table: (figures: Figures) => string[]): void {
+    const text = process.argv.includes("--json") ? JSON.stringify(figures, null, 2) : table(figures).join("\n");
     process.stdout.write(`${text}\n`);
 }
