@@ -55,7 +55,7 @@ describe("a key rotation under load, released for real", function () {
     before(async () => {
         await world.start();
         moto = world.moto;
-        image = pushServiceImage(world.engine, world.registry, "healthy", "v1");
+        image = pushServiceImage(world.engine, world.registry, "keyed", "v1");
         host = new TestHost(world.engine, moto, world.helpers);
         await host.boot();
         await release(callersFile(oldKey));
