@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { acmeDirectories, AcmeCa, acmeCas } from "./components/host/bootstrap";
@@ -81,6 +82,8 @@ export interface StackConfig {
         logseneReceiverUrl?: string;
         /** Unset: the host's certificate names its Elastic IP. */
         domain?: string;
+        /** The tasks service's callers file (API_KEYS): the stack's callers and the caller `requests`. */
+        apiCallers: pulumi.Output<string>;
     };
     requests: {
         /** Unset: the host's certificate names its Elastic IP. */
@@ -89,17 +92,22 @@ export interface StackConfig {
         instanceType: string;
         postgresUrl: pulumi.Output<string>;
         papertrailDestination: pulumi.Output<string>;
+        /** The requests service's callers file (API_KEYS), as set. */
+        apiCallers: pulumi.Output<string>;
+        /** The key requests sends to tasks (TASKS_API_KEY), whose digest tasks knows as the caller `requests`. */
+        tasksApiKey: pulumi.Output<string>;
     };
 }
 
 /** Thrown when the stack's config has problems; its message names every one. */
 export class ConfigError extends pulumi.RunError {}
 
-/** How to fix a key: an example value and the command that sets it. */
+/** How to fix a key: an example value and the command that sets it (`fix` when it is not `pulumi config set`). */
 interface KeyHelp {
     example: string;
     secret?: boolean;
     list?: boolean;
+    fix?: string;
 }
 
 const help: Record<string, KeyHelp> = {
@@ -136,6 +144,17 @@ const help: Record<string, KeyHelp> = {
     acmeEmail: { example: "ops@example.com" },
     imageSigner: { example: "https://github.com/acme/microservices/.github/workflows/deploy.yml@refs/heads/main" },
     cosignImage: { example: "registry.example.com/mirror/cosign@sha256:<64 hex digits>" },
+    tasksApiCallers: {
+        example: '{"callers": {"ci": {"access": "write", "keys": ["<SHA-256 of the key, 64 hex digits>"]}}}',
+        secret: true,
+        fix: "scripts/api-keys.sh <stack> tasks add <caller> --write",
+    },
+    requestsApiCallers: {
+        example: '{"callers": {"ci": {"access": "write", "keys": ["<SHA-256 of the key, 64 hex digits>"]}}}',
+        secret: true,
+        fix: "scripts/api-keys.sh <stack> requests add <caller> --write",
+    },
+    requestsTasksApiKey: { example: "msk_<43 base64url characters>", secret: true, fix: "scripts/deploy.sh <stack> (it makes one)" },
 };
 
 /** Every project key the program reads, and those among them that are secrets. */
@@ -144,7 +163,8 @@ export const secretConfigKeys = configKeys.filter((key) => help[key].secret);
 
 /** The `pulumi config set` command that fixes a key. Secrets are left for the CLI to prompt for. */
 export function fixCommand(key: string): string {
-    const { example, secret, list } = help[key];
+    const { example, secret, list, fix } = help[key];
+    if (fix) return fix;
     if (secret) return `pulumi config set --secret ${key}`;
     if (list) return `pulumi config set --path '${key}[0]' ${example}`;
     return `pulumi config set ${key} ${example}`;
@@ -357,6 +377,24 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
     if (acmeEmail && !/^[^@\s]+@[^@\s]+\.[^@\s.]+$/.test(acmeEmail)) {
         problem("acmeEmail", `is "${acmeEmail}"; it must be an email address such as ops@example.com`);
     }
+    // The callers of each service: the stack's own, and for tasks the requests service with its read-only key.
+    const requestsTasksApiKey = secret("requestsTasksApiKey", apiKeyProblem);
+    const callersOf = (key: "tasksApiCallers" | "requestsApiCallers", added: Callers) => {
+        const value = config.get(key);
+        if (value === undefined || value === "") {
+            problem(key, "is not set; a service with no callers refuses to start");
+            return pulumi.secret("");
+        }
+        const { callers, problems: wrong } = parseCallers(value, added);
+        for (const text of wrong) problem(key, text);
+        const json = JSON.stringify({ callers: { ...callers, ...added } });
+        if (wrong.length === 0 && Buffer.byteLength(json) > standardParameterBytes) {
+            problem(key, `makes a callers file of ${Buffer.byteLength(json)} bytes; an SSM parameter holds ${standardParameterBytes}: revoke callers or old keys`);
+        }
+        return pulumi.secret(json);
+    };
+    const requestsKey = config.get("requestsTasksApiKey") ?? "";
+    const requestsCaller: Callers = { requests: { access: "read", keys: [sha256Hex(requestsKey)] } };
 
     const result: StackConfig = {
         imagePlatform: imagePlatform as Platform,
@@ -385,6 +423,7 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
             logseneToken: secret("logseneToken", oneWord),
             logseneReceiverUrl: logseneReceiverUrl || undefined,
             domain: tasksDomain || undefined,
+            apiCallers: callersOf("tasksApiCallers", requestsCaller),
         },
         requests: {
             domain: requestsDomain || undefined,
@@ -392,6 +431,8 @@ export function readStackConfig(config: pulumi.Config, stack: string): StackConf
             instanceType: instanceType("requestsInstanceType"),
             postgresUrl: secret("postgresUrl", postgresUrlProblem),
             papertrailDestination: secret("papertrailDestination", hostPortProblem),
+            apiCallers: callersOf("requestsApiCallers", {}),
+            tasksApiKey: requestsTasksApiKey,
         },
     };
 
@@ -465,6 +506,66 @@ function httpUrlProblem(value: string): string | undefined {
     } catch {
         return "it must be an http(s) URL";
     }
+}
+
+/** A callers file (docs/api.md § Authentication): each caller's access and the SHA-256 digests of its keys. */
+export type Callers = Record<string, { access: "read" | "write"; keys: string[] }>;
+
+/** What one standard SSM parameter holds, as the services' callers files travel. */
+const standardParameterBytes = 4096;
+
+export function sha256Hex(text: string): string {
+    return createHash("sha256").update(text, "ascii").digest("hex");
+}
+
+/** A key as the services accept it: msk_ and 32 random bytes in unpadded base64url. */
+function apiKeyProblem(value: string): string | undefined {
+    return /^msk_[A-Za-z0-9_-]{43}$/.test(value) ? undefined : "must be msk_ and 43 base64url characters (32 random bytes)";
+}
+
+/**
+ * Reads a callers file and checks it as the services do. Problems name the caller and the rule, never a digest.
+ * `added` are the callers the program adds itself: their ids are reserved, and their digests count as taken.
+ */
+export function parseCallers(value: string, added: Callers = {}): { callers: Callers; problems: string[] } {
+    const shape = 'must be JSON of the shape {"callers": {"<caller>": {"access": "read" | "write", "keys": ["<sha256 hex>"]}}}';
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(value);
+    } catch {
+        return { callers: {}, problems: [shape] };
+    }
+    const entries = (parsed as { callers?: unknown })?.callers;
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return { callers: {}, problems: [shape] };
+    if (Object.keys(entries).length === 0) return { callers: {}, problems: ["has no callers; a service with no callers refuses to start"] };
+
+    const problems: string[] = [];
+    const owners = new Map(Object.entries(added).flatMap(([id, caller]) => caller.keys.map((digest) => [digest, id] as const)));
+    for (const [id, caller] of Object.entries(entries as Record<string, { access?: unknown; keys?: unknown }>)) {
+        if (!/^[a-z][a-z0-9-]{0,63}$/.test(id)) {
+            problems.push(`names the caller "${id.slice(0, 80)}"; a caller id is 1 to 64 of a-z, 0-9 and -, starting with a letter`);
+        } else if (Object.hasOwn(added, id)) {
+            problems.push(`names the caller ${id}, which the program adds itself; give yours another name`);
+        }
+        if (caller?.access !== "read" && caller?.access !== "write") {
+            problems.push(`gives the caller ${id} an access other than read or write`);
+        }
+        const keys = caller?.keys;
+        if (!Array.isArray(keys) || keys.length < 1 || keys.length > 2) {
+            problems.push(`gives the caller ${id} no list of 1 or 2 key digests (2 only during a rotation)`);
+            continue;
+        }
+        for (const digest of keys) {
+            if (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)) {
+                problems.push(`gives the caller ${id} a key digest that is not 64 lowercase hex digits (a SHA-256)`);
+            } else if (owners.has(digest)) {
+                problems.push(`gives the caller ${id} a key digest the caller ${owners.get(digest)} has too; a key belongs to one caller only`);
+            } else {
+                owners.set(digest, id);
+            }
+        }
+    }
+    return { callers: entries as Callers, problems };
 }
 
 /** Address ranges reserved for documentation: a rule with one of them reaches nobody. */

@@ -48,7 +48,11 @@ const tasks = new ServiceHost("tasks", {
         LOG_LEVEL: config.logLevel,
         ...(config.tasks.logseneReceiverUrl ? { LOGSENE_URL: config.tasks.logseneReceiverUrl } : {}),
     },
-    secrets: { MONGODB_URI: config.tasks.mongodbUri, LOGSENE_TOKEN: config.tasks.logseneToken },
+    secrets: {
+        MONGODB_URI: config.tasks.mongodbUri,
+        LOGSENE_TOKEN: config.tasks.logseneToken,
+        API_KEYS: config.tasks.apiCallers,
+    },
 });
 
 // 3. requests: Python on PostgreSQL, logs to Papertrail. It calls tasks on the tasks host's private address, in plain
@@ -64,6 +68,8 @@ const requests = new ServiceHost("requests", {
     secrets: {
         DATABASE_URL: config.requests.postgresUrl,
         PAPERTRAIL_DESTINATION: config.requests.papertrailDestination,
+        API_KEYS: config.requests.apiCallers,
+        TASKS_API_KEY: config.requests.tasksApiKey,
     },
 });
 tasks.allowFrom(requests);

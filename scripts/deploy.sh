@@ -3,7 +3,9 @@
 # PULUMI_BACKEND_URL names another, so no Pulumi account is needed. It first refuses a stack file that holds a secret
 # in plain text; a new stack is created with the stack file's secrets provider (a KMS key for dev and prod). A stack
 # with no deployerArns gets, once you confirm it at a terminal, the IAM user or role you are signed in as (the AWS CLI
-# tells). Then missing secrets are asked for, or taken from the environment (see scripts/stack-secrets.sh).
+# tells). A stack with no callers of a service gets one at a terminal, `admin`, which may write, whose key is printed
+# once (scripts/api-keys.sh); the requests service's own key to tasks is made when the stack has none. Then missing
+# secrets are asked for, or taken from the environment (see scripts/stack-secrets.sh).
 # Docker is needed only when the stack builds an image, that is unless it sets both tasksImage and requestsImage.
 # Extra arguments go to `pulumi up`, e.g. --yes.
 #   scripts/deploy.sh [STACK] [pulumi up options]
@@ -99,11 +101,29 @@ ask_deployer() {
 }
 ask_deployer
 
+# Services with no callers, which refuse to start: none set in the stack file nor in the environment (CI).
+callerless=()
+[ -n "$(stack_setting tasksApiCallers)" ] || [ -n "${TASKS_API_CALLERS:-}" ] || callerless+=(tasks)
+[ -n "$(stack_setting requestsApiCallers)" ] || [ -n "${REQUESTS_API_CALLERS:-}" ] || callerless+=(requests)
+if [ "${#callerless[@]}" -gt 0 ] && ! [ -t 0 ]; then
+  fail "stack $stack has no callers of ${callerless[*]}, which would refuse to start; make one at a terminal: scripts/api-keys.sh $stack ${callerless[0]} add CALLER --write"
+fi
+
 pulumi login "$PULUMI_BACKEND_URL" >/dev/null
 # A new stack takes the secrets provider its file names (a KMS key), never a passphrase over it.
 provider=$(sed -n 's/^secretsprovider: *//p' "$stack_file")
 pulumi stack select --create ${provider:+--secrets-provider "$provider"} "$stack" ||
   fail "could not select or create stack $stack${provider:+ with the secrets provider $provider (a KMS key must exist first: docs/ci-cd.md, \"Secrets provider\"; or drop the line from $stack_file for a passphrase)}"
 [ -z "$deployer" ] || pulumi config set --stack "$stack" --path 'deployerArns[0]' "$deployer"
+for service in ${callerless[@]+"${callerless[@]}"}; do
+  echo "deploy: $service has no callers yet; making the caller admin, which may write:"
+  scripts/api-keys.sh "$stack" "$service" add admin --write
+done
+# The requests service's key to tasks is the program's own business: made here, never shown.
+if [ -z "$(stack_setting requestsTasksApiKey)" ] && [ -z "${REQUESTS_TASKS_API_KEY:-}" ]; then
+  # shellcheck disable=SC2016 # JavaScript, not shell, between the single quotes
+  node -e 'process.stdout.write(`msk_${require("crypto").randomBytes(32).toString("base64url")}`)' |
+    pulumi config set --secret --stack "$stack" requestsTasksApiKey
+fi
 scripts/stack-secrets.sh "$stack"
 pulumi up --stack "$stack" "$@"

@@ -25,6 +25,9 @@ variables=(
   postgresUrl:POSTGRES_URL
   logseneToken:LOGSENE_TOKEN
   papertrailDestination:PAPERTRAIL_DESTINATION
+  tasksApiCallers:TASKS_API_CALLERS
+  requestsApiCallers:REQUESTS_API_CALLERS
+  requestsTasksApiKey:REQUESTS_TASKS_API_KEY
 )
 
 # One line per key the stack may need: the key, secret or plain, required (no default) or optional, and what the

@@ -354,7 +354,94 @@ const cases: { what: string; overrides: Record<string, string | string[] | undef
     },
 ];
 
+const digestA = "a".repeat(64);
+const digestB = "b".repeat(64);
+const callers = (entries: Record<string, unknown>) => JSON.stringify({ callers: entries });
+const callersFix = (service: string) =>
+    '  Example: {"callers": {"ci": {"access": "write", "keys": ["<SHA-256 of the key, 64 hex digits>"]}}}\n' +
+    `  Fix: scripts/api-keys.sh <stack> ${service} add <caller> --write`;
+
+const callerCases: { what: string; overrides: Record<string, string | undefined>; problems: string[] }[] = [
+    {
+        what: "a stack with no callers of tasks",
+        overrides: { tasksApiCallers: undefined },
+        problems: ["- `tasksApiCallers` is not set; a service with no callers refuses to start.\n" + callersFix("tasks")],
+    },
+    {
+        what: "callers that are not JSON",
+        overrides: { requestsApiCallers: "ci:write" },
+        problems: [
+            '- `requestsApiCallers` must be JSON of the shape {"callers": {"<caller>": {"access": "read" | "write", "keys": ["<sha256 hex>"]}}}.\n' +
+                callersFix("requests"),
+        ],
+    },
+    {
+        what: "an empty list of callers",
+        overrides: { requestsApiCallers: callers({}) },
+        problems: ["- `requestsApiCallers` has no callers; a service with no callers refuses to start.\n" + callersFix("requests")],
+    },
+    {
+        what: "a bad caller id, a bad access, a third key, a key that is not a digest, and a digest two callers share",
+        overrides: {
+            tasksApiCallers: callers({
+                CI: { access: "write", keys: [digestA] },
+                mobile: { access: "admin", keys: [digestB, "c".repeat(64), "d".repeat(64)] },
+                web: { access: "read", keys: ["SENTINEL".padEnd(64, "0")] },
+                worker: { access: "read", keys: [digestA] },
+            }),
+        },
+        problems: [
+            '- `tasksApiCallers` names the caller "CI"; a caller id is 1 to 64 of a-z, 0-9 and -, starting with a letter.\n' + callersFix("tasks"),
+            "- `tasksApiCallers` gives the caller mobile an access other than read or write.\n" + callersFix("tasks"),
+            "- `tasksApiCallers` gives the caller mobile no list of 1 or 2 key digests (2 only during a rotation).\n" + callersFix("tasks"),
+            "- `tasksApiCallers` gives the caller web a key digest that is not 64 lowercase hex digits (a SHA-256).\n" + callersFix("tasks"),
+            "- `tasksApiCallers` gives the caller worker a key digest the caller CI has too; a key belongs to one caller only.\n" + callersFix("tasks"),
+        ],
+    },
+    {
+        what: "a caller of tasks named requests, which the program adds",
+        overrides: { tasksApiCallers: callers({ requests: { access: "write", keys: [digestA] } }) },
+        problems: ["- `tasksApiCallers` names the caller requests, which the program adds itself; give yours another name.\n" + callersFix("tasks")],
+    },
+    {
+        what: "a caller of tasks holding the requests service's key",
+        overrides: {
+            requestsTasksApiKey: `msk_${"e".repeat(43)}`,
+            tasksApiCallers: callers({ ci: { access: "write", keys: ["b9b2482ad138458f14b7a1b9d78ac0c08fb6bff009604f91c0836782e87aa483"] } }),
+        },
+        problems: ["- `tasksApiCallers` gives the caller ci a key digest the caller requests has too; a key belongs to one caller only.\n" + callersFix("tasks")],
+    },
+    {
+        what: "a requests key of the wrong shape",
+        overrides: { requestsTasksApiKey: "SENTINEL-not-a-key" },
+        problems: [
+            "- `requestsTasksApiKey` must be msk_ and 43 base64url characters (32 random bytes).\n" +
+                "  Example: msk_<43 base64url characters>\n  Fix: scripts/deploy.sh <stack> (it makes one)",
+        ],
+    },
+    {
+        what: "callers too many for one SSM parameter",
+        overrides: {
+            requestsApiCallers: callers(
+                Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`caller-${i}`, { access: "read", keys: [i.toString(16).padStart(64, "0")] }])),
+            ),
+        },
+        problems: [
+            "- `requestsApiCallers` makes a callers file of 4243 bytes; an SSM parameter holds 4096: revoke callers or old keys.\n" +
+                callersFix("requests"),
+        ],
+    },
+];
+
 describe("stack config", () => {
+    for (const { what, overrides, problems } of callerCases) {
+        it(`refuses ${what}, naming the caller and the rule, never a digest or a key`, async () => {
+            const error = await configError(overrides);
+            expect(error).to.equal(message(...problems));
+            expect(error).not.to.match(/[0-9a-f]{64}|SENTINEL/);
+        });
+    }
+
     for (const { what, overrides, problem } of cases) {
         it(`refuses ${what}, with a fix, before creating anything`, async () => {
             expect(await configError(overrides)).to.equal(message(problem));

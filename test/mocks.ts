@@ -162,8 +162,19 @@ export const sentinelSecrets: Record<string, string> = {
     postgresUrl: "postgresql://requests:SENTINELpostgres44d9@db.example.com:5432/requests",
     logseneToken: "SENTINELlogsene-5e6f-7890",
     papertrailDestination: "SENTINELpapertrail.example.com:51234",
+    requestsTasksApiKey: "msk_SENTINELrequestskeyAAAAAAAAAAAAAAAAAAAAAAAA",
+    // Callers hold only digests (of msk_ and 43 c's, and of 43 d's), so no sentinel: the key above stands for them.
+    tasksApiCallers: '{"callers": {"ci": {"access": "write", "keys": ["a903bba3a0f2ab0c8c7820b119873c4c40ade3e2ae27d0c8bd9c400bdb395f92"]}}}',
+    requestsApiCallers: '{"callers": {"ci": {"access": "write", "keys": ["3f39c668a40804de17b2ea99d085d31c7fef3b869b75dbccc8f85c3aaf7e56df"]}}}',
 };
-export const sentinels = ["SENTINELdockerhub", "SENTINELmongo", "SENTINELpostgres", "SENTINELlogsene", "SENTINELpapertrail"];
+export const sentinels = [
+    "SENTINELdockerhub",
+    "SENTINELmongo",
+    "SENTINELpostgres",
+    "SENTINELlogsene",
+    "SENTINELpapertrail",
+    "SENTINELrequestskey",
+];
 
 /** Stack config as the CLI hands it to the program: namespaced keys, lists as JSON. */
 export type ConfigValues = Record<string, string | string[]>;

@@ -21,6 +21,9 @@ export const secretsEnvironment = {
     POSTGRES_URL: sentinelSecrets.postgresUrl,
     LOGSENE_TOKEN: sentinelSecrets.logseneToken,
     PAPERTRAIL_DESTINATION: sentinelSecrets.papertrailDestination,
+    TASKS_API_CALLERS: sentinelSecrets.tasksApiCallers,
+    REQUESTS_API_CALLERS: sentinelSecrets.requestsApiCallers,
+    REQUESTS_TASKS_API_KEY: sentinelSecrets.requestsTasksApiKey,
 };
 
 /** Tools the deploy scripts call, found where they are installed. The Pulumi CLI is the one install.sh builds. */
@@ -35,7 +38,7 @@ export class ProjectCopy {
 
     /** `cli: false` leaves the Pulumi CLI out, for tests that run before it is built. */
     constructor({ cli = true } = {}) {
-        const files = ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "scripts/deploy.sh", "scripts/stack-secrets.sh", "scripts/release-status.sh"];
+        const files = ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "scripts/deploy.sh", "scripts/stack-secrets.sh", "scripts/release-status.sh", "scripts/api-keys.sh"];
         for (const file of files) {
             fs.mkdirSync(path.dirname(path.join(this.dir, file)), { recursive: true });
             fs.copyFileSync(path.join(root, file), path.join(this.dir, file));

@@ -100,13 +100,15 @@ describe("releases (under the mocks)", () => {
         expect(inputsOf(first, "tasks-release").parameters).to.deep.include({
             settings: "LOG_LEVEL=debug\nPORT=8080",
             secrets:
-                "LOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\nMONGODB_URI=/microservices/dev/tasks/MONGODB_URI:1",
+                "API_KEYS=/microservices/dev/tasks/API_KEYS:1\nLOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\n" +
+                "MONGODB_URI=/microservices/dev/tasks/MONGODB_URI:1",
             healthTimeoutSeconds: "120",
         });
         fakeCloud.parameterVersions["tasks-mongodb-uri"] = 2;
         const rotated = await runProgram(withImages("a", "c"));
         expect(inputsOf(rotated, "tasks-release").parameters.secrets).to.equal(
-            "LOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\nMONGODB_URI=/microservices/dev/tasks/MONGODB_URI:2",
+            "API_KEYS=/microservices/dev/tasks/API_KEYS:1\nLOGSENE_TOKEN=/microservices/dev/tasks/LOGSENE_TOKEN:1\n" +
+                "MONGODB_URI=/microservices/dev/tasks/MONGODB_URI:2",
         );
         expect(inputsOf(rotated, "tasks-host")).to.deep.equal(inputsOf(first, "tasks-host"));
     });

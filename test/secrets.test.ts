@@ -70,6 +70,9 @@ describe("secrets (sentinel test)", () => {
             config.tasks.logseneToken,
             config.requests.postgresUrl,
             config.requests.papertrailDestination,
+            config.requests.tasksApiKey,
+            config.requests.apiCallers,
+            config.tasks.apiCallers,
         ];
         for (const secret of secrets) expect(await pulumi.isSecret(secret)).to.equal(true);
         expect(allSentinels(await Promise.all(secrets.map(valueOf)))).to.have.members(sentinels);

@@ -55,7 +55,12 @@ describe("ServiceHost resources (dev stack)", () => {
             "/microservices/dev/tasks/MONGODB_URI": sentinelSecrets.mongodbUri,
             "/microservices/dev/requests/DATABASE_URL": sentinelSecrets.postgresUrl,
             "/microservices/dev/requests/PAPERTRAIL_DESTINATION": sentinelSecrets.papertrailDestination,
+            "/microservices/dev/requests/API_KEYS": JSON.stringify(JSON.parse(sentinelSecrets.requestsApiCallers)),
+            "/microservices/dev/requests/TASKS_API_KEY": sentinelSecrets.requestsTasksApiKey,
         };
+        // tasks' callers gain the caller requests (test/apiKeys.test.ts): here only that they are stored like the rest.
+        const tasksCallers = parameters.find((p) => p.name === "/microservices/dev/tasks/API_KEYS");
+        expected["/microservices/dev/tasks/API_KEYS"] = String((tasksCallers?.value as { value?: unknown })?.value);
         expect(parameters.map((p) => p.name)).to.have.members(Object.keys(expected));
         for (const parameter of parameters) {
             expect(isSecretValue(parameter.value)).to.equal(true);

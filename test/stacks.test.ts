@@ -43,6 +43,9 @@ describe("Pulumi.yaml", () => {
             "postgresUrl",
             "logseneToken",
             "papertrailDestination",
+            "tasksApiCallers",
+            "requestsApiCallers",
+            "requestsTasksApiKey",
         ]);
         for (const key of declaredSecrets) expect(declarations[key], key).not.to.have.property("default");
     });
@@ -99,7 +102,7 @@ describe("stack files", () => {
             [80, "::/0"],
         ]);
         const parameterNames = ofType(prod.resources, "aws:ssm/parameter:Parameter").map((p) => p.inputs.name);
-        expect(parameterNames).to.have.length(4);
+        expect(parameterNames).to.have.length(7);
         expect(parameterNames.every((name) => String(name).startsWith("/microservices/prod/"))).to.equal(true);
     });
 

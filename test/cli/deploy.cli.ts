@@ -2,6 +2,7 @@
 // on a file backend, as far as the CLI goes here: it stops at the nodejs language host, which is not installed. dev's
 // secrets provider is its stack file's KMS key, and the AWS CLI tells who deploys: both answered by moto.
 import { expect } from "chai";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -225,7 +226,10 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
                     "  - dockerHubToken (environment variable DOCKERHUB_TOKEN)\n" +
                     "  - postgresUrl (environment variable POSTGRES_URL)\n" +
                     "  - logseneToken (environment variable LOGSENE_TOKEN)\n" +
-                    "  - papertrailDestination (environment variable PAPERTRAIL_DESTINATION)\n",
+                    "  - papertrailDestination (environment variable PAPERTRAIL_DESTINATION)\n" +
+                    "  - tasksApiCallers (environment variable TASKS_API_CALLERS)\n" +
+                    "  - requestsApiCallers (environment variable REQUESTS_API_CALLERS)\n" +
+                    "  - requestsTasksApiKey (environment variable REQUESTS_TASKS_API_KEY)\n",
             );
             expect(result.status).to.equal(1);
             expect(p.stackFileText("dev")).to.equal(before);
@@ -339,6 +343,62 @@ describe("scripts/deploy.sh with the real Pulumi CLI", () => {
             const result = p.deploy("dev", withAws({ ...secretsEnvironment, ...alice }), "--yes");
             expect(result.stderr).to.equal(`Created stack 'dev'\n${languageHostMissing}`);
             expect(p.stackFile("dev").config[`${project}:deployerArns`]).to.deep.equal([deployerArn]);
+        });
+    });
+
+    describe("a first deploy with no callers (issue 19)", () => {
+        const { TASKS_API_CALLERS, REQUESTS_API_CALLERS, REQUESTS_TASKS_API_KEY, ...otherSecrets } = secretsEnvironment;
+        /** A copy of dev with a passphrase instead of dev's KMS key, releasing given digests, its deployers named. */
+        const trialCopy = () => {
+            const p = freshCopy();
+            p.writeStackFile("trial", p.stackFileText("dev").replace(/^secretsprovider: .*\n/m, ""));
+            p.editStackConfig("trial", { ...digests, ...deployers });
+            return p;
+        };
+        const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+        it("at a terminal, makes the caller admin of each service, shows each key once, and the requests service's key", async () => {
+            const p = trialCopy();
+            const run = await answerTerminal(p, "scripts/deploy.sh trial --yes", otherSecrets, []);
+            expect(run.output).to.include("failed to load language plugin nodejs");
+            const printed = run.output.match(/msk_[A-Za-z0-9_-]{43}/g) ?? [];
+            expect(printed, "two keys, each shown once").to.have.length(2);
+            expect(run.output).to.include("deploy: tasks has no callers yet; making the caller admin, which may write:");
+            const read = p.run("pulumi", ["config", "--stack", "trial", "--json", "--show-secrets"], {
+                PULUMI_BACKEND_URL: `file://${p.dir}/.pulumi-state`,
+            });
+            const values = JSON.parse(read.stdout) as Record<string, { value: string; secret: boolean }>;
+            for (const [index, service] of ["tasks", "requests"].entries()) {
+                const stored = values[`${project}:${service}ApiCallers`];
+                expect(stored.secret, service).to.equal(true);
+                expect(JSON.parse(stored.value)).to.deep.equal({ callers: { admin: { access: "write", keys: [sha256(printed[index])] } } });
+            }
+            const requestsKey = values[`${project}:requestsTasksApiKey`];
+            expect(requestsKey.secret).to.equal(true);
+            expect(requestsKey.value).to.match(/^msk_[A-Za-z0-9_-]{43}$/);
+            expect(run.output).not.to.include(requestsKey.value);
+            const stackFile = p.stackFileText("trial");
+            for (const value of [...printed, requestsKey.value, ...printed.map(sha256)]) expect(stackFile).not.to.include(value);
+        });
+
+        it("without a terminal, names scripts/api-keys.sh and creates nothing", () => {
+            const p = trialCopy();
+            const before = p.stackFileText("trial");
+            const result = p.deploy("trial", otherSecrets, "--yes");
+            expect(result.stderr).to.equal(
+                "deploy: stack trial has no callers of tasks requests, which would refuse to start; " +
+                    "make one at a terminal: scripts/api-keys.sh trial tasks add CALLER --write\n",
+            );
+            expect(result.status).to.equal(1);
+            expect(p.stackFileText("trial")).to.equal(before);
+            expect(p.exists(`.pulumi-state/.pulumi/stacks/${project}/trial.json`)).to.equal(false);
+        });
+
+        it("takes callers and the requests service's key from the environment in CI, and makes none", () => {
+            const p = trialCopy();
+            const result = p.deploy("trial", secretsEnvironment, "--yes");
+            expect(result.stderr).to.equal(`Created stack 'trial'\n${languageHostMissing}`);
+            expect(result.stdout).not.to.match(/msk_/);
         });
     });
 

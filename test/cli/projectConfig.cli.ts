@@ -50,7 +50,15 @@ describe("the Pulumi CLI's checks of Pulumi.yaml's typed config", () => {
     it("names every required key that is missing, at once", () => {
         // The Docker Hub account and token are needed only to build, so a stack that releases given digests has
         // neither: the program asks for them when it builds.
-        expect(requiredKeys).to.have.members(["mongodbUri", "postgresUrl", "logseneToken", "papertrailDestination"]);
+        expect(requiredKeys).to.have.members([
+            "mongodbUri",
+            "postgresUrl",
+            "logseneToken",
+            "papertrailDestination",
+            "tasksApiCallers",
+            "requestsApiCallers",
+            "requestsTasksApiKey",
+        ]);
         const result = preview();
         expect(result.stderr).to.equal(
             `error: validating stack config: Stack 'dev' is missing configuration values ${quotedList(requiredKeys)}\n`,

@@ -6,7 +6,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { root } from "../mocks";
+import { root, sentinelSecrets } from "../mocks";
 import { parseReleaseRecord, ReleaseRecord } from "../../components/release/waiters";
 import { Cloud, deployer } from "./cloud/cloud";
 import { RecordedCall } from "./cloud/front";
@@ -63,6 +63,14 @@ export interface Run {
     waits: RecordedCall[];
 }
 
+/** The callers and the requests service's key every rig stack gets, unless its config sets its own. */
+const rigApiKeys = Object.fromEntries(
+    (["tasksApiCallers", "requestsApiCallers", "requestsTasksApiKey"] as const).map((key) => [
+        `${project}:${key}`,
+        { value: sentinelSecrets[key], secret: true },
+    ]),
+);
+
 export class Rig {
     /** Every command run so far, for holding what they needed against the CI roles' policies. */
     readonly runs: Run[] = [];
@@ -109,7 +117,7 @@ export class Rig {
                 },
             },
         );
-        for (const [key, { value, secret }] of Object.entries(config)) {
+        for (const [key, { value, secret }] of Object.entries({ ...rigApiKeys, ...config })) {
             await this.stack.setConfig(key, { value, secret: Boolean(secret) }, key.includes("["));
         }
         return this.stack;

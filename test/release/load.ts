@@ -34,11 +34,14 @@ export interface LoadOptions {
     host?: string;
     /** The path each request gets; it answers the version that serves it. @default /version */
     path?: string;
+    /** Headers of each request, asked for as it is sent (a client may switch keys under load). @default none */
+    headers?: () => Record<string, string>;
 }
 
 /** Starts the load on `port` (GET /version); stop() ends it and reports. */
 export function startLoad(port: number, options: LoadOptions = {}): { stop(): Promise<LoadReport> } {
-    const { clients = 4, keepAlive = true, pauseMs = 5, maxMs = 120000, host = "127.0.0.1", path = "/version" } = options;
+    const { clients = 4, keepAlive = true, pauseMs = 5, maxMs = 120000, host = "127.0.0.1", path = "/version", headers = () => ({}) } =
+        options;
     const agent = new http.Agent({ keepAlive, maxSockets: clients });
     const deadline = Date.now() + maxMs;
     let stopping = false;
@@ -50,7 +53,7 @@ export function startLoad(port: number, options: LoadOptions = {}): { stop(): Pr
 
     const once = (useAgent: boolean) =>
         new Promise<{ version?: string; failure?: string; reused: boolean }>((resolve) => {
-            const request = http.get({ host, port, path, agent: useAgent ? agent : false, timeout: 10000 });
+            const request = http.get({ host, port, path, headers: headers(), agent: useAgent ? agent : false, timeout: 10000 });
             request.on("response", (response) => {
                 let body = "";
                 response.on("data", (chunk) => (body += chunk));
