@@ -5,7 +5,7 @@
 #                                start the proxy, mark the host ready
 #   release-service deploy       run by the SSM release document; its inputs come as SSM_* variables
 #   release-service resume       run at boot by systemd: bring the current release back, secrets included
-#   release-service proxy-init   write the proxy's first config if it has none (the proxy unit runs it)
+#   release-service proxy-init   before each proxy start: let queued connections survive a reload, write a first config
 #   release-service proxy-config [UPSTREAM]   print the proxy's config for an upstream (none: the 503 of a new host)
 #   release-service certificates run every minute by a timer: on the host that holds the Elastic IP, keep the
 #                                certificate store up to date, and start the first certificate when there is none
@@ -449,6 +449,9 @@ switch_proxy() {
 }
 
 proxy_init() {
+  # Caddy reloads with SO_REUSEPORT: without this, connections waiting in the old listener's queue are reset.
+  sysctl -qw net.ipv4.tcp_migrate_req=1 ||
+    log "warning: could not set net.ipv4.tcp_migrate_req; a switch may reset connections that arrive during it"
   mkdir -p "$RUN_DIR/proxy" "$proxy_data"
   [ -f "$proxy_config" ] && return
   stage_proxy_config ""

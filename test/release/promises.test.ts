@@ -100,6 +100,15 @@ describe("what the docs promise of a host's releases, for real (Docker, registry
         await world.stop();
     });
 
+    // Caddy reloads with SO_REUSEPORT; a connection queued on the old listener would be reset at a switch without it.
+    it("lets connections queued on the proxy's old listener move to the new one at a switch (tcp_migrate_req)", async () => {
+        const setting = "/proc/sys/net/ipv4/tcp_migrate_req";
+        fs.writeFileSync(setting, "0\n");
+        host.stopProxy();
+        await host.startProxy();
+        expect(fs.readFileSync(setting, "utf8")).to.equal("1\n");
+    });
+
     it("runs releases on the slots port + 10000 and port + 20000, secrets mounted read-only, the old one's deleted", async () => {
         const binding = (name: string) => JSON.parse(engine.docker("inspect", "--format", "{{json .HostConfig.PortBindings}}", name));
         const first = await deploy(images.v1);
