@@ -222,7 +222,7 @@ describe("workflows: settings and the prod environments", () => {
         const ungated = mutated(deploy, "    environment: prod\n", "");
         expect(prodJobProblems(load(ungated))).to.deep.equal([
             "deploy.yml:prod reaches PROD_MONGODB_URI, PROD_POSTGRES_URL, PROD_LOGSENE_TOKEN, PROD_PAPERTRAIL_DESTINATION, " +
-                "PROD_PULUMI_BACKEND_URL, PROD_DEPLOY_ROLE_ARN but runs in no prod environment",
+                "PROD_TASKS_API_CALLERS, PROD_REQUESTS_API_CALLERS, PROD_REQUESTS_TASKS_API_KEY, PROD_PULUMI_BACKEND_URL, PROD_DEPLOY_ROLE_ARN but runs in no prod environment",
         ]);
         const noReviewers = mutated("docs/ci-cd.md", "| `prod` | main | required |", "| `prod` | main | none |");
         expect(prodJobProblems(load(noReviewers))).to.deep.equal(["docs/ci-cd.md must make prod main-only, with reviewers"]);
