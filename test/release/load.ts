@@ -10,6 +10,11 @@ export interface LoadReport {
      * do for idempotent requests (RFC 9112 §9.3.1): the proxy closes idle connections when it switches.
      */
     retried: number;
+    /**
+     * Requests retried once because their new connection was reset before any answer: the proxy's listener swap at a
+     * switch can still do that, rarely (docs/releases.md, "The proxy switch and keep-alive connections").
+     */
+    resetNew: number;
     failures: Record<string, number>;
     /** Answers per version. */
     versions: Record<string, number>;
@@ -45,7 +50,7 @@ export function startLoad(port: number, options: LoadOptions = {}): { stop(): Pr
     const agent = new http.Agent({ keepAlive, maxSockets: clients });
     const deadline = Date.now() + maxMs;
     let stopping = false;
-    const report: LoadReport = { ok: 0, failed: 0, retried: 0, failures: {}, versions: {}, last: "", longestGapMs: 0 };
+    const report: LoadReport = { ok: 0, failed: 0, retried: 0, resetNew: 0, failures: {}, versions: {}, last: "", longestGapMs: 0 };
     const firstAt: Record<string, number> = {};
     const order: string[] = [];
     const lastAt: Record<string, number> = {};
@@ -74,8 +79,9 @@ export function startLoad(port: number, options: LoadOptions = {}): { stop(): Pr
     const client = async () => {
         while (!stopping && Date.now() < deadline) {
             let answer = await once(keepAlive);
-            if (answer.failure && answer.reused && ["ECONNRESET", "EPIPE"].includes(answer.failure)) {
-                report.retried++;
+            if (answer.failure && ["ECONNRESET", "EPIPE"].includes(answer.failure)) {
+                if (answer.reused) report.retried++;
+                else report.resetNew++;
                 answer = await once(false);
             }
             const now = Date.now();

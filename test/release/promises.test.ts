@@ -164,11 +164,12 @@ describe("what the docs promise of a host's releases, for real (Docker, registry
         expect(printed.status, printed.stderr).to.equal(0);
         const config = JSON.parse(printed.stdout);
         expect(config).to.deep.equal(await adminGet(host, "/config/"));
-        expect(config.apps.http.servers.tasks.routes).to.deep.equal([
-            { handle: [{ handler: "reverse_proxy", request_buffers: 65537, upstreams: [{ dial: upstream }] }] },
-        ]);
+        // The service's plain port (for the hosts of the VPC) and HTTPS, after its HSTS header, send to the upstream.
+        const proxied = { handler: "reverse_proxy", request_buffers: 65537, upstreams: [{ dial: upstream }] };
+        expect(config.apps.http.servers.private.routes).to.deep.equal([{ handle: [proxied] }]);
+        expect(config.apps.http.servers.https.routes[0].handle[1]).to.deep.equal(proxied);
         const none = await runAsync("bash", [script, "proxy-config"], host.env());
-        expect(JSON.parse(none.stdout).apps.http.servers.tasks.routes[0].handle[0]).to.include({
+        expect(JSON.parse(none.stdout).apps.http.servers.private.routes[0].handle[0]).to.include({
             handler: "static_response",
             status_code: 503,
         });

@@ -23,7 +23,7 @@ function figure(text: string): void {
 function describeLoad(report: LoadReport): string {
     return (
         `${report.ok} answered, ${report.failed} failed${report.failed ? ` ${JSON.stringify(report.failures)}` : ""}, ` +
-        `${report.retried} retried on a closed keep-alive connection, versions ${JSON.stringify(report.versions)}, ` +
+        `${report.retried} retried on a closed keep-alive connection, ${report.resetNew} on a new one reset, versions ${JSON.stringify(report.versions)}, ` +
         `longest gap ${report.longestGapMs} ms`
     );
 }
@@ -187,6 +187,8 @@ describe("releases on a host, for real (Docker, registry, Caddy, SSM)", function
         expect(release.status, release.stderr).to.equal(0);
         expect(report.failed, describeLoad(report)).to.equal(0);
         expect(report.retried).to.equal(0);
+        // A new connection reset in the proxy's listener swap is rare: 1 in 2,601 in one run (docs/releases.md).
+        expect(report.resetNew, describeLoad(report)).to.be.at.most(Math.ceil(report.ok / 200));
         expect(report.last).to.equal("v3");
         expect(statusesOf(host.recordHistory(), release.releaseId)).to.deep.equal(["started", "succeeded"]);
         figure(`release of a slow starter (healthy after 3 s): ${release.seconds.toFixed(1)} s; ${describeLoad(report)}`);
