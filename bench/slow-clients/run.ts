@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { lib, option, report, runBench } from "../shared/cli";
 import { noCertificateAuthority, startHostProxy } from "../shared/proxy";
+import { startBothServices } from "../shared/services";
 
 const slowloris = 100;
 const slowBodies = 20;
@@ -82,9 +83,8 @@ function closed(lifetimes: number[]): Closed {
 
 async function main(): Promise<void> {
     const seconds = option("seconds", 10);
-    const { freePort, teardown } = await lib("processes.mjs");
-    const { createRequestsSchema, seedTasks, startFerretDb, startPostgres } = await lib("databases.mjs");
-    const { AUTHORIZATION, buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
+    const { teardown } = await lib("processes.mjs");
+    const { AUTHORIZATION } = await lib("services.mjs");
     const { runLoad } = await lib("load.mjs");
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-slow-clients-"));
     const health = { name: "health", cycle: [{ request: () => ({ method: "GET", path: "/health" }), answered: () => undefined }] };
@@ -121,21 +121,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     try {
         progress("starting FerretDB, PostgreSQL, the log receivers and both services");
-        const tasksEntry = await buildTasksService(workDir);
-        const receivers = await startLogReceivers(workDir);
-        const postgres = await startPostgres(path.join(workDir, "postgres"), await freePort());
-        const ferretDb = await startFerretDb(path.join(workDir, "ferretdb"), await freePort());
-        const mongoUrl = `${ferretDb.url}tasks`;
-        await seedTasks(mongoUrl, 20);
-        const tasks = await startTasksService({ workDir, name: "tasks", entry: tasksEntry, mongoUrl, logseneUrl: receivers.logseneUrl });
-        await createRequestsSchema(postgres.url);
-        const requests = await startRequestsService({
-            workDir,
-            name: "requests",
-            databaseUrl: postgres.url,
-            tasksUrl: tasks.url,
-            papertrail: receivers.papertrail,
-        });
+        const { tasks, requests } = await startBothServices(workDir, { seededTasks: 20 });
         // The runs without slow clients first, and the one that may starve the service last.
         for (const [service, started, bodyPath] of [
             ["tasks", tasks, "/tasks"],

@@ -22,6 +22,7 @@ import * as path from "path";
 import { ElasticAddress, elasticIp, httpsGet, makeFrontCertificate, TestCa } from "../../test/https/acme";
 import { lib, option, report, runBench } from "../shared/cli";
 import { startHostProxy } from "../shared/proxy";
+import { startBothServices } from "../shared/services";
 import { CheckCost, keyCheckCost } from "./key-check";
 
 interface Figures {
@@ -132,31 +133,18 @@ async function main(): Promise<void> {
     const seconds = option("seconds", 15);
     const connections = option("connections", 8);
     const rounds = option("rounds", 3);
-    const { cpuSecondsOfGroup, freePort, teardown, onTeardown, waitFor } = await lib("processes.mjs");
-    const { createRequestsSchema, seedRequests, seedTasks, startFerretDb, startPostgres } = await lib("databases.mjs");
-    const { AUTHORIZATION, buildTasksService, startLogReceivers, startRequestsService, startTasksService } = await lib("services.mjs");
+    const { cpuSecondsOfGroup, teardown, onTeardown, waitFor } = await lib("processes.mjs");
+    const { seedRequests } = await lib("databases.mjs");
+    const { AUTHORIZATION } = await lib("services.mjs");
     const { runLoad } = await lib("load.mjs");
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tls-"));
     const tlsRows: TlsRow[] = [];
     const keyRows: KeyRow[] = [];
     try {
         progress("starting PostgreSQL, FerretDB, the log receivers, both services, Pebble and the proxy");
-        const entry = await buildTasksService(workDir);
-        const receivers = await startLogReceivers(workDir);
-        const postgres = await startPostgres(path.join(workDir, "postgres"), await freePort());
-        const ferretDb = await startFerretDb(path.join(workDir, "ferretdb"), await freePort(), postgres.url);
-        const mongoUrl = `${ferretDb.url}tasks`;
-        const seeded: string[] = await seedTasks(mongoUrl, 200);
-        const tasks = await startTasksService({ workDir, name: "tasks", entry, mongoUrl, logseneUrl: receivers.logseneUrl });
-        await createRequestsSchema(postgres.url);
-        const seededRequests: number[] = await seedRequests(postgres.url, 2000, seeded);
-        const requests = await startRequestsService({
-            workDir,
-            name: "requests",
-            databaseUrl: postgres.url,
-            tasksUrl: tasks.url,
-            papertrail: receivers.papertrail,
-        });
+        const started = await startBothServices(workDir, { seededTasks: 200, ferretDbOnPostgres: true });
+        const { tasks, requests, tasksEntry: entry, seededTasks: seeded } = started;
+        const seededRequests: number[] = await seedRequests(started.postgresUrl, 2000, seeded);
         const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
         const paths = () => `/tasks/${pick(seeded)}`;
 
